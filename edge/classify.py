@@ -1,0 +1,207 @@
+"""Character classification: one batched TFLite invoke for all the characters of a frame.
+
+The model file carries its own labels, input size and normalization (metadata entry
+"plate_edge", written by convert.export), so no side files are needed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .charimg import to_batch
+
+METADATA_NAME = "plate_edge"
+
+
+class ModelError(RuntimeError):
+    """A model file that cannot be used; the message names the file."""
+
+
+def load_interpreter_class():
+    """The TFLite Interpreter class: ai-edge-litert, else tflite_runtime, else tensorflow.lite."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+        return tf.lite.Interpreter
+    except ImportError:
+        raise ModelError("no TFLite runtime found: pip install ai-edge-litert "
+                         "(or tflite-runtime on old/32-bit systems)") from None
+
+
+def read_metadata(model_bytes: bytes, name: str = METADATA_NAME) -> dict | None:
+    """Return the JSON metadata entry `name` of a TFLite flatbuffer, or None when absent."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        return _read_metadata_flatbuffers(model_bytes, name)
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() and entry.Name().decode() == name:
+            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode("utf-8"))
+    return None
+
+
+def _read_metadata_flatbuffers(buf: bytes, name: str) -> dict | None:
+    """Same as read_metadata with the plain flatbuffers package (for runtimes without the schema).
+
+    Field slots from the TFLite schema: Model.buffers = slot 4, Model.metadata = slot 6,
+    Metadata.name = slot 0, Metadata.buffer = slot 1, Buffer.data = slot 0.
+    """
+    import flatbuffers
+    from flatbuffers.table import Table
+
+    data = bytearray(buf)
+    root = Table(data, flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0))
+
+    def vector(table: Table, slot: int) -> list[Table]:
+        off = table.Offset(4 + 2 * slot)
+        if not off:
+            return []
+        start = table.Vector(off)
+        return [Table(table.Bytes, table.Indirect(start + 4 * i)) for i in range(table.VectorLen(off))]
+
+    for entry in vector(root, 6):
+        off = entry.Offset(4)
+        if off and entry.String(off + entry.Pos).decode() == name:
+            idx = entry.Get(flatbuffers.number_types.Uint32Flags, entry.Pos + entry.Offset(6))
+            buffer = vector(root, 4)[idx]
+            doff = buffer.Offset(4)
+            start, length = buffer.Vector(doff), buffer.VectorLen(doff)
+            return json.loads(bytes(buffer.Bytes[start:start + length]).decode("utf-8"))
+    return None
+
+
+@dataclass
+class _Quant:
+    scale: float
+    zero_point: int
+    dtype: np.dtype
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        if self.scale == 0:
+            return x.astype(self.dtype)
+        info = np.iinfo(self.dtype)
+        return np.clip(np.round(x / self.scale + self.zero_point), info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        if self.scale == 0:
+            return q.astype(np.float32)
+        return (q.astype(np.float32) - self.zero_point) * self.scale
+
+
+class Classifier:
+    """A TFLite character classifier that takes a whole batch of patches in one invoke."""
+
+    def __init__(self, interpreter, meta: dict, path: str):
+        self.path = path
+        self.meta = meta
+        self.labels: list[str] = [str(x) for x in meta["labels"]]
+        self.input_size: tuple[int, int] = tuple(int(v) for v in meta["input_size"])
+        norm = meta.get("normalization", {})
+        self._mean = float(norm.get("mean", 0.0))
+        self._std = float(norm.get("std", 255.0))
+        self.model_id: str = str(meta.get("model_id", Path(path).stem))
+        self._interp = interpreter
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_q = _Quant(*inp["quantization"], np.dtype(inp["dtype"]))
+        self._out_q = _Quant(*out["quantization"], np.dtype(out["dtype"]))
+        self._capacity = int(inp["shape"][0])
+        if out["shape"][-1] != len(self.labels):
+            raise ModelError(f"{path}: model has {out['shape'][-1]} outputs but "
+                             f"{len(self.labels)} labels in its metadata")
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int = 1) -> "Classifier":
+        path = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
+        try:
+            meta = read_metadata(data)
+        except Exception as exc:  # a damaged flatbuffer fails in many ways
+            raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
+        if not meta or "labels" not in meta or "input_size" not in meta:
+            raise ModelError(f"{path}: TFLite model has no '{METADATA_NAME}' metadata with labels "
+                             "and input_size; export it with `python -m convert.export`")
+        Interpreter = load_interpreter_class()
+        try:
+            interp = Interpreter(model_content=data, num_threads=max(1, int(threads)))
+            interp.allocate_tensors()
+        except Exception as exc:
+            raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
+        return cls(interp, meta, path)
+
+    def predict(self, patches: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, len(labels)) for uint8 ink-on-black patches, in one invoke."""
+        n = len(patches)
+        if n == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        batch = (to_batch(patches, self.input_size) - self._mean) / self._std
+        self._ensure_capacity(n)
+        full = np.zeros((self._capacity,) + batch.shape[1:], np.float32)
+        full[:n] = batch
+        self._interp.set_tensor(self._in_index, self._in_q.quantize(full) if self._in_q.dtype != np.float32
+                                else full)
+        self._interp.invoke()
+        return self._out_q.dequantize(self._interp.get_tensor(self._out_index)[:n])
+
+    def _ensure_capacity(self, n: int) -> None:
+        # Resizing re-allocates tensors, so grow in powers of two and pad the batch instead.
+        if n <= self._capacity:
+            return
+        cap = 1 << (n - 1).bit_length()
+        h, w = self.input_size
+        self._interp.resize_tensor_input(self._in_index, [cap, h, w, 1])
+        self._interp.allocate_tensors()
+        self._capacity = cap
+
+    def decode(self, probs: np.ndarray) -> tuple[str, list[float]]:
+        """Best label per row and its probability."""
+        idx = probs.argmax(axis=1)
+        return "".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)]
+
+
+SHIPPED_MODELS = ("digits", "alnum")
+
+
+def resolve_model_path(name_or_path: str, base_dir: str | Path | None = None) -> Path:
+    """Find a model: a path (relative to the config file's folder, then the working directory), or
+    the name of a shipped model (`digits`, `alnum`) looked up in $PLATE_EDGE_MODELS, the source
+    tree's models/ and the installed share/plate-edge/models."""
+    import os
+    import sys
+
+    candidates = []
+    p = Path(name_or_path).expanduser()
+    if p.is_absolute():
+        candidates.append(p)
+    else:
+        if base_dir is not None:
+            candidates.append(Path(base_dir) / p)
+        candidates.append(Path.cwd() / p)
+    if "/" not in name_or_path and not name_or_path.endswith(".tflite"):
+        filename = f"{name_or_path}.tflite"
+        dirs = [os.environ.get("PLATE_EDGE_MODELS"), Path(__file__).resolve().parent.parent / "models",
+                Path(sys.prefix) / "share" / "plate-edge" / "models", "/usr/share/plate-edge/models"]
+        candidates += [Path(d) / filename for d in dirs if d]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ModelError(f"{name_or_path}: model not found (looked in: {', '.join(str(c) for c in candidates)})")

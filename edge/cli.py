@@ -1,0 +1,117 @@
+"""The `plate-edge` command: read images, run the daemon, check a configuration."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .classify import Classifier, ModelError, resolve_model_path
+from .config import Config, ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"plate-edge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.getLogger().setLevel(cfg.log_level)
+    try:
+        return args.func(args, cfg)
+    except ModelError as exc:
+        print(f"plate-edge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="plate-edge", description="Edge licence-plate reader.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("read", help="read plates in images, one JSON line per image")
+    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r.add_argument("--crop", action="store_true", help="each image is already a plate")
+    r.add_argument("--model", help="model name (digits, alnum) or .tflite path; overrides the config")
+    r.add_argument("--annotate", metavar="OUT.jpg", help="write the image with readings drawn on it "
+                   "(with several images, OUT_<n>.jpg)")
+    r.add_argument("--config", help="configuration file (default: built-in defaults)")
+    r.set_defaults(func=cmd_read)
+
+    run = sub.add_parser("run", help="run the daemon: cameras to MQTT")
+    run.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser("check-config", help="validate a configuration file; exit 0 or 2")
+    chk.add_argument("config", metavar="FILE")
+    chk.set_defaults(func=cmd_check_config)
+    return p
+
+
+def load_classifier(cfg: Config, override: str | None = None) -> Classifier:
+    base = Path(cfg.source_file).parent if cfg.source_file else None
+    path = resolve_model_path(override or cfg.model.path, base)
+    return Classifier.load(path, threads=cfg.model.threads)
+
+
+def cmd_read(args, cfg: Config) -> int:
+    import cv2
+
+    from .reader import Reader
+
+    reader = Reader(cfg.reader, load_classifier(cfg, args.model))
+    failed = 0
+    for n, image_path in enumerate(args.images):
+        image = cv2.imread(image_path, cv2.IMREAD_UNCHANGED)
+        if image is None or image.size == 0:
+            print(f"plate-edge: {image_path}: cannot read image (missing, unreadable or not an image)",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        if args.crop:
+            reading = reader.read_crop(image)
+            readings = [reading] if reading else []
+        else:
+            readings = reader.read_frame(image)
+        timings = {k: round(v * 1000, 2) for k, v in reader.last_timings.items()}
+        print(json.dumps({"image": image_path, "plates": [r.to_json() for r in readings],
+                          "timings_ms": timings}), flush=True)
+        if args.annotate:
+            _write_annotated(image, readings, args.annotate, n if len(args.images) > 1 else None)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _write_annotated(image, readings, out: str, index: int | None) -> None:
+    import cv2
+
+    from .annotate import draw_readings
+
+    path = Path(out)
+    if index is not None:
+        path = path.with_name(f"{path.stem}_{index}{path.suffix or '.jpg'}")
+    if not cv2.imwrite(str(path), draw_readings(image, readings)):
+        print(f"plate-edge: {path}: cannot write annotated image", file=sys.stderr)
+
+
+def cmd_run(args, cfg: Config) -> int:
+    from .service import run_daemon
+
+    return run_daemon(cfg)
+
+
+def cmd_check_config(args, cfg: Config) -> int:
+    # main() has already loaded and validated the file; what is left is the model it names.
+    load_classifier(cfg)
+    print(f"{args.config}: ok")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Plain values that cross module boundaries: boxes, plate candidates, character crops, readings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in pixels: top-left corner and size."""
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def iou(self, other: "Box") -> float:
+        ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.w * self.h + other.w * other.h - inter
+        return inter / union if union > 0 else 0.0
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+Polygon = list[tuple[float, float]]
+
+
+@dataclass
+class PlateCandidate:
+    """A plate found in a frame: where it is and its rectified (deskewed) grayscale crop."""
+    box: Box                      # in frame coordinates
+    polygon: Polygon              # 4 corners in frame coordinates, clockwise from top-left
+    crop: np.ndarray              # rectified grayscale plate, uint8, dark text on light background
+    score: float = 0.0            # localizer's own confidence, 0..1
+    char_boxes: list[Box] = field(default_factory=list)  # optional hint: boxes in crop coordinates
+
+
+@dataclass
+class CharCrop:
+    """One segmented character: its box in the plate crop, its row and a white-on-black patch."""
+    box: Box
+    row: int
+    patch: np.ndarray             # uint8, ink=255 on background=0, tight around the character
+
+
+@dataclass
+class PlateReading:
+    """What the reader says about one plate."""
+    text: str
+    confidence: float
+    char_confidences: list[float]
+    box: Box
+    polygon: Polygon
+    char_boxes: list[Box]         # in frame coordinates (axis-aligned approximation)
+    model_id: str
+    format: str | None = None     # name of the plate format that matched, if any
+    alternatives: list[list[tuple[str, float]]] = field(default_factory=list)  # per char top-k
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["box"] = self.box.as_list()
+        d["char_boxes"] = [b.as_list() for b in self.char_boxes]
+        d["polygon"] = [[round(float(x), 1), round(float(y), 1)] for x, y in self.polygon]
+        d["confidence"] = round(float(self.confidence), 4)
+        d["char_confidences"] = [round(float(c), 4) for c in self.char_confidences]
+        d.pop("alternatives")
+        return d

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config, ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_config_loads_and_matches_defaults():
+    cfg = load_config(ROOT / "config.yaml")
+    cfg.source_file = ""
+    assert cfg == Config()
+
+
+def test_unknown_key_names_path_and_file(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model:\n  treads: 2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(f)
+    assert "model.treads" in str(exc.value) and str(f) in str(exc.value)
+
+
+@pytest.mark.parametrize("text,key", [
+    ("model:\n  threads: two\n", "model.threads"),
+    ("model:\n  threads: true\n", "model.threads"),
+    ("log_level: LOUD\n", "log_level"),
+    ("reader:\n  formats:\n    - {name: br, patern: x}\n", "reader.formats[0].patern"),
+    ("reader: 3\n", "reader"),
+])
+def test_wrong_values_name_the_key(tmp_path, text, key):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_config(f)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    f = tmp_path / "empty.yaml"
+    f.write_text("")
+    assert load_config(f).model == Config().model
+
+
+def test_numbers_are_converted():
+    cfg = parse_config({"model": {"threads": 3}, "reader": {"min_confidence": 1}})
+    assert cfg.model.threads == 3 and isinstance(cfg.reader.min_confidence, float)
