@@ -32,6 +32,15 @@ class PlateFormat:
     name: str = ""
     pattern: str = ""             # e.g. ^[A-Z]{3}[0-9]{4}$
 
+    def validate(self) -> None:
+        import re
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {exc}") from None
+        if not self.pattern:
+            raise ValueError("pattern must not be empty")
+
 
 @dataclass
 class LocalizeConfig:
@@ -39,12 +48,29 @@ class LocalizeConfig:
     max_plate_width: int = 400
     max_tilt_deg: float = 15.0
     max_plates: int = 8
+    proposal_width: float = 36.0    # px a plate of min width spans in the downscaled proposal image
+    min_line_chars: int = 3         # character-like blobs in a row for a region to count as text
+    crop_char_height: int = 32      # plate crops are scaled so characters are this tall
+    crop_work_height: int = 160     # read_crop: larger plate images are downscaled to find the text
+    pad_x: float = 0.5              # plate outline left/right of the characters, in character heights
+    pad_y: float = 0.35             # plate outline above/below the characters, in character heights
+    crop_pad_x: float = 1.5         # crop for the segmenter: wider, so characters missed here are kept
+    crop_pad_y: float = 0.5
+
+    def validate(self) -> None:
+        if not 8 <= self.min_plate_width <= self.max_plate_width:
+            raise ValueError("need 8 <= min_plate_width <= max_plate_width")
+        if not 0 <= self.max_tilt_deg <= 45:
+            raise ValueError("max_tilt_deg must be between 0 and 45")
 
 
 @dataclass
 class SegmentConfig:
     min_chars: int = 4
     max_chars: int = 10
+    max_tilt_deg: float = 5.0       # residual tilt allowed inside a (deskewed) crop
+    max_gap: float = 1.6            # largest gap between neighbouring characters, in char heights
+    height_ratio: float = 1.35      # neighbouring characters differ in height by less than this
 
 
 @dataclass
@@ -53,6 +79,7 @@ class ReaderConfig:
     min_char_confidence: float = 0.0
     formats: list[PlateFormat] = field(default_factory=list)
     reject_unmatched: bool = False  # with formats: drop readings that match none
+    max_frame_side: int = 4096      # larger frames are downscaled to this (longer side, px) first
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
 
@@ -65,7 +92,7 @@ _TOPIC_FORBIDDEN = set("+#/\0")
 @dataclass
 class GeneratedSourceConfig:
     """The `generated` camera source: synthetic plates moving across a scene (demo, tests, bench)."""
-    plates: list[str] = field(default_factory=lambda: ["AB123CD", "KX4571", "7ABC934"])
+    plates: list[str] = field(default_factory=lambda: ["4071358", "926081", "1234567"])
     width: int = 960
     height: int = 540
     fps: float = 15.0

@@ -7,9 +7,8 @@ with no font installed, OpenCV's Hershey fonts are used instead.
 from __future__ import annotations
 
 import functools
-import io
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -126,7 +125,7 @@ def _glyph(font: str | None, hershey: int, height: int, ch: str) -> tuple[np.nda
     else:
         mask = np.zeros((canvas_h, canvas_w), np.uint8)
         scale = cv2.getFontScaleFromHeight(hershey, height, 1)
-        thick = max(1, round(height / 9))
+        thick = max(1, round(height / 10))
         cv2.putText(mask, ch, (pad, base), hershey, scale, 255, thick, cv2.LINE_AA)
     ys, xs = np.nonzero(mask > 40)
     if len(xs) == 0:
@@ -144,8 +143,9 @@ def random_style(rng: np.random.Generator, fonts: tuple[str, ...] | None = None)
     paper, ink = palette[rng.integers(len(palette))]
     jitter = lambda c: tuple(int(np.clip(v + rng.integers(-20, 21), 0, 255)) for v in c)
     return PlateStyle(
-        font=fonts[rng.integers(len(fonts))] if fonts else None,
-        hershey=int(_HERSHEY[rng.integers(len(_HERSHEY))]),
+        # Hershey's stroke fonts look like DIN plate lettering, so they stay in the mix
+        font=fonts[rng.integers(len(fonts))] if fonts and rng.random() > 0.25 else None,
+        hershey=int(_HERSHEY[rng.choice([0, 0, 0, 1, 1, 2, 3])]),
         paper=jitter(paper), ink=jitter(ink), dark_on_light=dark,
         char_height=int(rng.integers(28, 64)),
         spacing=float(rng.uniform(0.04, 0.3)),
@@ -368,7 +368,7 @@ def render_scene(texts: list[str], rng: np.random.Generator, size: tuple[int, in
     without overlapping (too many for the frame) are left out of `plates`."""
     w_img, h_img = size
     image = _background(rng, w_img, h_img)
-    plates, chars, placed = [], [], []
+    plates, chars, placed, images = [], [], [], []
     for text in texts:
         rows = 2 if rng.random() < two_row_prob and len(text) >= 4 else 1
         plate = render_plate(text, rng, rows=rows)
@@ -376,11 +376,15 @@ def render_scene(texts: list[str], rng: np.random.Generator, size: tuple[int, in
         if quad is None:
             continue
         placed.append(quad)
-        _paste(image, plate.image, quad, rng)
-        src = _corners(plate.image.shape)
-        m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+        images.append(plate.image)
+        m = cv2.getPerspectiveTransform(_corners(plate.image.shape), quad.astype(np.float32))
         plates.append((plate.text, [(float(x), float(y)) for x, y in quad]))
         chars.append([_warp_points(m, b) for b in plate.char_boxes])
+    for quad in placed:  # car bodies first, so none hides another car's plate
+        if rng.random() < 0.7:
+            _draw_body(image, quad, rng)
+    for plate_image, quad in zip(images, placed):
+        _paste(image, plate_image, quad)
     image = degrade(image, rng, degrade_strength)
     return Scene(image=image, plates=plates, chars=chars)
 
@@ -431,17 +435,18 @@ def _overlap(quad_box, other: np.ndarray, pad: float = 6.0) -> bool:
     return x0 < ox1 and ox0 < x1 and y0 < oy1 and oy0 < y1
 
 
-def _paste(image: np.ndarray, plate: np.ndarray, quad: np.ndarray, rng) -> None:
+def _draw_body(image: np.ndarray, quad: np.ndarray, rng: np.random.Generator) -> None:
+    c = quad.mean(0)
+    body = ((quad - c) * rng.uniform(1.4, 2.5, 2) + c).astype(np.int32)
+    cv2.fillConvexPoly(image, body, [int(v) for v in rng.integers(0, 255, 3)], cv2.LINE_AA)
+
+
+def _paste(image: np.ndarray, plate: np.ndarray, quad: np.ndarray) -> None:
     h_img, w_img = image.shape[:2]
     span = quad.max(0) - quad.min(0)
     scale = max(span) / max(plate.shape[:2])
     if scale < 0.7:  # shrink first with area averaging so small plates are not aliased
         plate = cv2.resize(plate, None, fx=scale * 1.2, fy=scale * 1.2, interpolation=cv2.INTER_AREA)
-    if rng.random() < 0.7:  # a car body / bumper around the plate
-        c = quad.mean(0)
-        body = ((quad - c) * rng.uniform(1.4, 2.5, 2) + c).astype(np.int32)
-        colour = [int(v) for v in rng.integers(0, 255, 3)]
-        cv2.fillConvexPoly(image, body, colour, cv2.LINE_AA)
     m = cv2.getPerspectiveTransform(_corners(plate.shape), quad.astype(np.float32))
     warped = cv2.warpPerspective(plate, m, (w_img, h_img), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full(plate.shape[:2], 255, np.uint8), m, (w_img, h_img),

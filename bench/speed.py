@@ -1,0 +1,112 @@
+"""Per-stage reading time on generated scenes, one thread: localize, segment, classify, total.
+
+  .venv/bin/python bench/speed.py [--model digits|alnum|PATH] [--frames N] [--keras PATH.keras]
+
+Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from edge.synth. When
+TensorFlow and a Keras model (models/*.keras or --keras) are available, the naive way - Keras
+model.predict() once per character - is timed on the same characters, as a ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge.charimg import to_batch  # noqa: E402
+from edge.classify import Classifier, resolve_model_path  # noqa: E402
+from edge.config import ReaderConfig  # noqa: E402
+from edge.reader import Reader, to_gray  # noqa: E402
+from edge.segment import segment  # noqa: E402
+from edge.synth import random_text, render_scene  # noqa: E402
+
+SIZES = [(640, 480), (1280, 720), (1920, 1080)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="alnum", help="model name or .tflite path (default alnum)")
+    ap.add_argument("--frames", type=int, default=30, help="frames per size (default 30)")
+    ap.add_argument("--keras", help="Keras model for the naive per-character comparison")
+    args = ap.parse_args(argv)
+    cv2.setNumThreads(1)
+    clf = Classifier.load(resolve_model_path(args.model), threads=1)
+    reader = Reader(ReaderConfig(), clf)
+    rng = np.random.default_rng(7)
+    print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each")
+    print(f"{'size':>10} {'localize':>14} {'segment':>14} {'classify':>14} {'total':>14} "
+          f"{'cls/plate':>9} {'plates':>6}")
+    all_patches = []
+    for w, h in SIZES:
+        frames = [render_scene([random_text(rng), random_text(rng)], rng, size=(w, h)).image
+                  for _ in range(args.frames)]
+        reader.read_frame(frames[0])  # warm-up
+        t = {k: [] for k in ("localize", "segment", "classify", "total")}
+        per_plate, plates = [], 0
+        for f in frames:
+            readings = reader.read_frame(f)
+            for k in t:
+                t[k].append(reader.last_timings[k] * 1000)
+            chars, n_plates = _segmented(reader, f)
+            all_patches.append(chars)
+            if n_plates:
+                per_plate.append(reader.last_timings["classify"] * 1000 / n_plates)
+            plates += len(readings)
+        cells = " ".join(f"{statistics.median(v):6.2f} ({np.percentile(v, 90):5.2f})" for v in t.values())
+        pp = f"{statistics.median(per_plate):9.3f}" if per_plate else "        -"
+        print(f"{w:>5}x{h:<4} {cells} {pp} {plates / len(frames):6.2f}")
+    _naive(args, clf, [p for ps in all_patches for p in ps])
+    return 0
+
+
+def _segmented(reader: Reader, frame) -> tuple[list, int]:
+    """The character patches the reader classifies for a frame, and how many plates they are from."""
+    gray, _ = to_gray(frame, reader.cfg.max_frame_side)
+    per_plate = [segment(p.crop, reader.cfg.segment, reader.cfg.localize.crop_char_height)
+                 for p in reader.localizer.find(gray)]
+    return [c.patch for cs in per_plate for c in cs], sum(1 for cs in per_plate if cs)
+
+
+def _naive(args, clf: Classifier, patches: list) -> None:
+    keras_path = Path(args.keras) if args.keras else next(iter(sorted((ROOT / "models").glob("*.keras"))), None)
+    if keras_path is None or not keras_path.is_file():
+        print("naive Keras comparison: skipped (no .keras model in models/ and no --keras)")
+        return
+    try:
+        import tensorflow as tf
+    except ImportError:
+        print("naive Keras comparison: skipped (TensorFlow not installed)")
+        return
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    model = tf.keras.models.load_model(keras_path)
+    norm = clf.meta.get("normalization", {})
+    mean, std = float(norm.get("mean", 0.0)), float(norm.get("std", 255.0))
+    patches = patches[:200]
+    if not patches:
+        print("naive Keras comparison: skipped (no characters found)")
+        return
+    singles = [(to_batch([p], clf.input_size) - mean) / std for p in patches]
+    model.predict(singles[0], verbose=0)
+    t0 = time.perf_counter()
+    for s in singles:
+        model.predict(s, verbose=0)
+    naive = (time.perf_counter() - t0) / len(singles)
+    t0 = time.perf_counter()
+    reps = 20
+    for _ in range(reps):
+        clf.predict(patches)
+    batched = (time.perf_counter() - t0) / reps / len(patches)
+    print(f"naive Keras predict per character ({keras_path.name}): {naive * 1000:.2f} ms/char; "
+          f"batched TFLite: {batched * 1000:.4f} ms/char; ratio {naive / batched:.0f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Rebuild the shipped models (models/digits.tflite, models/alnum.tflite) with one command:
+
+  python -m convert.build_models [--mnist ../shared/data/mnist] [--seed 1] [--out models] [--work runs/build]
+
+Trains each model (convert.train), exports it to int8 TFLite with metadata and verifies it
+(convert.export), measures MNIST-test and real dev-set characters when those are present, and
+writes <work>/build_report.json. Fixed seed; about 25 minutes on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+# name -> train arguments. Digits: MNIST (printed-free handwriting, oversampled) plus synthetic
+# plate digits; alnum: synthetic plate characters only (MNIST's handwritten 1/0 fight I/O).
+RECIPES = {
+    "digits": ["--labels", "digits", "--arch", "plate-cnn", "--epochs", "14", "--patience", "4",
+               "--data", "{mnist}@3", "--data", "synth:24000"],
+    "alnum": ["--labels", "alnum", "--arch", "plate-cnn", "--epochs", "14", "--patience", "4",
+              "--data", "synth:60000"],
+}
+QUICK = {"digits": ["--epochs", "1", "--data", "synth:2000"], "alnum": ["--epochs", "1"]}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m convert.build_models", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mnist", default=str(SHARED / "mnist"),
+                   help="local MNIST folder; 'online' to use keras.datasets.mnist")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=str(ROOT / "models"))
+    p.add_argument("--work", default=str(ROOT / "runs" / "build"))
+    p.add_argument("--only", choices=sorted(RECIPES), action="append")
+    p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline only")
+    return p.parse_args(argv)
+
+
+def recipe(name: str, args) -> list[str]:
+    mnist = "mnist" if args.mnist == "online" else f"mnist={args.mnist}"
+    argv = [a.format(mnist=mnist) for a in RECIPES[name]]
+    if args.quick:
+        argv = [a for a in argv if not a.startswith("synth:")] + QUICK[name]
+        argv = [a.replace("@3", "@0.2") for a in argv]
+        if name == "alnum":
+            argv += ["--data", "synth:3000"]
+    if name == "digits":
+        test = "mnist-test:" if args.mnist == "online" else f"mnist-test:{args.mnist}"
+        argv += ["--eval", f"mnist-test={test}"]
+    work = Path(args.work) / name
+    return argv + ["--out", str(work), "--seed", str(args.seed)]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from . import devchars, export, train
+    summary, status = {}, 0
+    t_all = time.time()
+    for name in args.only or list(RECIPES):
+        t0 = time.time()
+        work = Path(args.work) / name
+        print(f"=== {name}: training", flush=True)
+        if train.main(recipe(name, args)) != 0:
+            return 2
+        print(f"=== {name}: exporting int8", flush=True)
+        tflite = work / f"{name}.tflite"
+        code = export.main([str(work / "model.keras"), "--quantize", "int8", "--out", str(tflite),
+                            "--model-id", f"{name}-int8-s{args.seed}", "--max-drop", "0.3"])
+        status = max(status, code)
+        entry = {"train": _pick(json.loads((work / "report.json").read_text())),
+                 "export": json.loads(tflite.with_suffix(".verify.json").read_text())}
+        if (devchars.DEFAULT_ROOT / "labels.csv").is_file():
+            try:
+                entry["dev_chars"] = devchars.evaluate(str(tflite))
+            except ImportError as exc:  # no segmenter in this tree
+                entry["dev_chars"] = f"skipped: {exc}"
+        entry["seconds"] = round(time.time() - t0, 1)
+        summary[name] = entry
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        if code == 0:
+            shutil.copyfile(tflite, Path(args.out) / f"{name}.tflite")
+    summary["seconds_total"] = round(time.time() - t_all, 1)
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    (Path(args.work) / "build_report.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return status
+
+
+def _pick(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k not in ("confusion", "history")}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Real characters cut from labelled plates (../shared/data/plates-dev), for measuring only.
+
+Each labelled plate box is cut from its photo and run through the reader's segmenter
+(edge.segment); plates whose segment count equals the text length give (patch, char) pairs.
+Never train on these: the project is judged on a different set of real plates.
+
+  python -m convert.devchars models/alnum.tflite [--root ../shared/data/plates-dev] [--dump DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge import charimg
+
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "plates-dev"
+
+
+def segment_plate(gray: np.ndarray, n_chars: int) -> list[np.ndarray] | None:
+    """Patches of a plate crop when the segmenter finds exactly n_chars (either polarity)."""
+    from edge.config import SegmentConfig
+    from edge.segment import segment
+    for crop in (gray, 255 - gray):
+        chars = segment(crop, SegmentConfig())
+        if len(chars) == n_chars:
+            return [c.patch for c in chars]
+    return None
+
+
+def real_chars(root: Path = DEFAULT_ROOT, margin: float = 0.08) -> tuple[list[np.ndarray], list[str], dict]:
+    """(patches, chars, stats) from every labelled plate the segmenter splits into len(text) parts."""
+    labels_csv = Path(root) / "labels.csv"
+    if not labels_csv.is_file():
+        raise FileNotFoundError(f"{labels_csv}: not found")
+    patches, chars, used, total = [], [], 0, 0
+    for row in csv.DictReader(labels_csv.open()):
+        img = cv2.imread(str(Path(root) / row["image"]), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            continue
+        total += 1
+        x, y, w, h = (int(row[k]) for k in "xywh")
+        mx, my = int(w * margin / 4), int(h * margin)
+        crop = img[max(0, y - my):y + h + my, max(0, x - mx):x + w + mx]
+        text = row["plate"].strip().upper()
+        got = segment_plate(crop, len(text))
+        if got is None:
+            continue
+        used += 1
+        patches += got
+        chars += list(text)
+    return patches, chars, {"plates": total, "plates_used": used, "chars": len(chars)}
+
+
+def evaluate(model_path: str, root: Path = DEFAULT_ROOT, dump: Path | None = None) -> dict:
+    """Per-character accuracy of a .tflite on the real dev characters its labels cover."""
+    from edge.classify import Classifier
+    clf = Classifier.load(model_path)
+    patches, chars, stats = real_chars(root)
+    keep = [i for i, c in enumerate(chars) if c in clf.labels]
+    probs = clf.predict([patches[i] for i in keep])
+    pred = [clf.labels[k] for k in probs.argmax(1)]
+    truth = [chars[i] for i in keep]
+    errors = [(t, p) for t, p in zip(truth, pred) if t != p]
+    if dump:
+        _dump(dump, [patches[i] for i in keep], truth, pred, clf.input_size)
+    return {**stats, "model": str(model_path), "evaluated": len(keep),
+            "acc_per_char": round(1 - len(errors) / max(1, len(keep)), 5),
+            "errors": sorted({f"{t}->{p}": errors.count((t, p)) for t, p in errors}.items(),
+                             key=lambda kv: -kv[1])}
+
+
+def _dump(folder: Path, patches, truth, pred, size) -> None:
+    """A contact sheet of the framed patches, errors marked red, for eyeballing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tiles = []
+    for p, t, q in zip(patches, truth, pred):
+        tile = cv2.cvtColor(cv2.resize(charimg.fit_patch(p, size), (56, 56)), cv2.COLOR_GRAY2BGR)
+        cv2.putText(tile, q, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0) if t == q else (0, 0, 255), 1)
+        tiles.append(tile)
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 20)
+    rows = [np.hstack(tiles[i:i + 20]) for i in range(0, len(tiles), 20)]
+    cv2.imwrite(str(folder / "devchars.png"), np.vstack(rows))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m convert.devchars", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="+")
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    p.add_argument("--dump", type=Path)
+    args = p.parse_args(argv)
+    for m in args.models:
+        print(json.dumps(evaluate(m, args.root, args.dump), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Camera capture: frame sources and one capture thread per camera that keeps only the newest frame.
+
+Sources: V4L2 devices (/dev/videoN or an index), RTSP/HTTP URLs, video files (optionally looped),
+folders of images, the Raspberry Pi camera (picamera2, when installed) and `generated`
+(synthetic plates crossing a scene, see edge.scene). A failing or vanished source is reopened
+with exponential backoff and its state reported through a callback; a camera never stops the
+daemon.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+
+from .config import CameraConfig
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class CameraError(RuntimeError):
+    """A source that cannot be opened or stopped delivering frames."""
+
+
+class EndOfStream(Exception):
+    """A finite source (file, folder, generated) reached its end and does not loop."""
+
+
+@dataclass
+class Frame:
+    camera: str
+    image: np.ndarray             # BGR uint8
+    index: int                    # sequence number since the worker started
+    t: float                      # wall-clock capture time, seconds
+
+
+class FrameSource(Protocol):
+    pace_fps: float | None        # finite sources are paced at this rate; None for live sources
+
+    def read(self) -> np.ndarray:  # raises CameraError or EndOfStream
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+# --------------------------------------------------------------------------- sources
+
+class CaptureSource:
+    """OpenCV VideoCapture: V4L2 devices, RTSP/HTTP streams and video files."""
+
+    def __init__(self, cfg: CameraConfig):
+        src = cfg.source
+        self.is_file = not (src.isdigit() or src.startswith("/dev/video") or "://" in src)
+        self.loop = cfg.loop
+        if src.isdigit():
+            cap = cv2.VideoCapture(int(src), cv2.CAP_V4L2)
+        elif src.startswith("/dev/video"):
+            cap = cv2.VideoCapture(src, cv2.CAP_V4L2)
+        else:
+            if self.is_file and not Path(src).is_file():
+                raise CameraError(f"no such video file: {src}")
+            cap = cv2.VideoCapture(src, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise CameraError(f"cannot open {_redact(src)}")
+        if cfg.width and cfg.height and not self.is_file:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
+        if "://" in src:
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)   # live streams: do not queue stale frames
+        self.cap = cap
+        native = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        self.pace_fps = (cfg.fps or native or 10.0) if self.is_file and cfg.realtime else None
+
+    def read(self) -> np.ndarray:
+        ok, img = self.cap.read()
+        if ok and img is not None:
+            return img
+        if not self.is_file:
+            raise CameraError("no frame from the device/stream")
+        if not self.loop:
+            raise EndOfStream()
+        self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, img = self.cap.read()
+        if not ok:
+            raise CameraError("cannot rewind the video file")
+        return img
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class FolderSource:
+    """Images of a folder in name order, at `fps` (default 10), optionally looped."""
+
+    def __init__(self, cfg: CameraConfig):
+        folder = Path(cfg.source)
+        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise CameraError(f"no images in folder {folder}")
+        self.loop = cfg.loop
+        self.pos = 0
+        self.pace_fps = (cfg.fps or 10.0) if cfg.realtime else None
+
+    def read(self) -> np.ndarray:
+        if self.pos >= len(self.files):
+            if not self.loop:
+                raise EndOfStream()
+            self.pos = 0
+        path = self.files[self.pos]
+        self.pos += 1
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise CameraError(f"cannot read image {path}")
+        return img
+
+    def close(self) -> None:
+        pass
+
+
+class PiCameraSource:
+    """The Raspberry Pi camera through picamera2 (only when that package is installed)."""
+
+    def __init__(self, cfg: CameraConfig):
+        try:
+            from picamera2 import Picamera2
+        except ImportError as exc:
+            raise CameraError("source 'picamera2' needs the picamera2 package "
+                              "(apt install python3-picamera2)") from exc
+        self.cam = Picamera2()
+        size = (cfg.width or 1280, cfg.height or 720)
+        self.cam.configure(self.cam.create_video_configuration(main={"size": size, "format": "RGB888"}))
+        self.cam.start()
+        self.pace_fps = None
+
+    def read(self) -> np.ndarray:
+        # picamera2's "RGB888" is laid out B,G,R in memory, i.e. what OpenCV calls BGR.
+        return self.cam.capture_array()
+
+    def close(self) -> None:
+        self.cam.stop()
+        self.cam.close()
+
+
+def open_source(cfg: CameraConfig) -> FrameSource:
+    """Open the source named by cfg.source; raises CameraError when it is not available now."""
+    src = cfg.source
+    if src == "generated":
+        from .scene import GeneratedSource
+        return GeneratedSource(cfg.generated)
+    if src == "picamera2":
+        return PiCameraSource(cfg)
+    if Path(src).is_dir():
+        return FolderSource(cfg)
+    return CaptureSource(cfg)
+
+
+def _redact(src: str) -> str:
+    """Stream URLs may carry credentials (rtsp://user:pass@host): never log them."""
+    if "://" in src and "@" in src:
+        scheme, rest = src.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return src
+
+
+# --------------------------------------------------------------------------- capture thread
+
+StateCallback = Callable[[str, dict], None]
+
+
+class CameraWorker:
+    """Captures from one source in a thread and keeps only the newest frame.
+
+    `frame_ready` (shared by all workers) is set whenever a new frame is stored, so a single
+    processing loop can wait for any camera. Frames overwritten before being taken count as
+    dropped.
+    """
+
+    def __init__(self, name: str, cfg: CameraConfig, frame_ready: threading.Event,
+                 on_state: StateCallback, opener: Callable[[CameraConfig], FrameSource] = open_source):
+        self.name = name
+        self.cfg = cfg
+        self.frame_ready = frame_ready
+        self.on_state = on_state
+        self.opener = opener
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._latest: Frame | None = None
+        self._taken_index = -1
+        self.captured = 0
+        self.dropped = 0
+        self.reopens = 0
+        self.state: dict = {"state": "starting"}
+        self._thread = threading.Thread(target=self._run, name=f"camera-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 0.5) -> None:
+        """Ask the thread to end; a source blocked in a driver call is abandoned (daemon thread)."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def take(self) -> Frame | None:
+        """The newest frame not yet taken, or None."""
+        with self._lock:
+            f = self._latest
+            if f is None or f.index <= self._taken_index:
+                return None
+            self._taken_index = f.index
+            self._latest = None   # let the image be freed early
+            return f
+
+    # ------------------------------------------------------------------ thread
+
+    def _set_state(self, state: str, **info) -> None:
+        self.state = {"state": state, "since": round(time.time(), 3), **info}
+        try:
+            self.on_state(self.name, dict(self.state))
+        except Exception:  # a reporting failure must not kill capture
+            log.exception("camera %s: state callback failed", self.name)
+
+    def _run(self) -> None:
+        failures = 0
+        index = 0
+        while not self._stop.is_set():
+            try:
+                source = self.opener(self.cfg)
+            except Exception as exc:   # any driver/library error: retry, never crash
+                failures += 1
+                self._backoff(failures, f"open failed: {exc}")
+                continue
+            log.info("camera %s: streaming from %s", self.name, _redact(self.cfg.source))
+            self._set_state("streaming")
+            next_t = time.monotonic()
+            try:
+                while not self._stop.is_set():
+                    img = source.read()
+                    now = time.time()
+                    failures = 0
+                    index += 1
+                    self._store(Frame(self.name, img, index, now))
+                    if source.pace_fps:
+                        next_t += 1.0 / source.pace_fps
+                        delay = next_t - time.monotonic()
+                        if delay > 0:
+                            self._stop.wait(delay)
+                        elif delay < -1.0:
+                            next_t = time.monotonic()   # fell far behind: do not burst
+            except EndOfStream:
+                log.info("camera %s: end of stream", self.name)
+                self._set_state("ended")
+                source.close()
+                return
+            except Exception as exc:
+                failures += 1
+                source.close()
+                self.reopens += 1
+                self._backoff(failures, f"read failed: {exc}")
+                continue
+            source.close()
+        self._set_state("stopped")
+
+    def _backoff(self, failures: int, error: str) -> None:
+        delay = min(self.cfg.reopen_max_s, self.cfg.reopen_min_s * 2 ** (failures - 1))
+        log.warning("camera %s: %s; retry %d in %.1f s", self.name, error, failures, delay)
+        self._set_state("reconnecting", error=error, attempt=failures, retry_in_s=delay)
+        self._stop.wait(delay)
+
+    def _store(self, frame: Frame) -> None:
+        with self._lock:
+            if self._latest is not None:
+                self.dropped += 1
+            self._latest = frame
+            self.captured += 1
+        self.frame_ready.set()

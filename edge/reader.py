@@ -1,0 +1,135 @@
+"""The reading pipeline: frame -> plates -> characters -> one batched classification -> readings.
+
+Data flows one way: the localizer makes deskewed plate crops, the segmenter cuts characters out
+of them, the classifier sees every character of the frame in a single predict() call, and the
+plate formats turn probabilities into text.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from .config import ReaderConfig
+from .formats import FormatSet
+from .localize import Localizer
+from .segment import segment
+from .types import Box, CharCrop, PlateCandidate, PlateReading
+
+
+class Reader:
+    def __init__(self, cfg: ReaderConfig, classifier):
+        self.cfg = cfg
+        self.classifier = classifier
+        self.localizer = Localizer(cfg.localize)
+        self.formats = FormatSet(cfg.formats, classifier.labels)
+        self.last_timings: dict[str, float] = {}
+
+    def read_frame(self, image: np.ndarray, zones: list | None = None) -> list[PlateReading]:
+        """Plates in a BGR, BGRA or grayscale frame (optionally only inside `zones`), best first."""
+        t0 = time.perf_counter()
+        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        if gray is None:
+            self.last_timings = {"localize": 0.0, "segment": 0.0, "classify": 0.0, "total": 0.0}
+            return []
+        if zones and scale != 1.0:
+            zones = [[(x * scale, y * scale) for x, y in z] for z in zones]
+        plates = self.localizer.find(gray, zones)
+        t1 = time.perf_counter()
+        chars = [segment(p.crop, self.cfg.segment, self.cfg.localize.crop_char_height) for p in plates]
+        t2 = time.perf_counter()
+        readings = self._classify(plates, chars, 1.0 / scale)
+        t3 = time.perf_counter()
+        self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
+        return readings
+
+    def read_crop(self, image: np.ndarray) -> PlateReading | None:
+        """The plate in an image that is already a plate (a little margin is fine)."""
+        t0 = time.perf_counter()
+        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        plate = self.localizer.from_crop(gray) if gray is not None else None
+        t1 = time.perf_counter()
+        chars = [segment(plate.crop, self.cfg.segment, self.cfg.localize.crop_char_height)] if plate else []
+        t2 = time.perf_counter()
+        readings = self._classify([plate], chars, 1.0 / scale) if plate else []
+        t3 = time.perf_counter()
+        self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
+        return readings[0] if readings else None
+
+    def _classify(self, plates: list[PlateCandidate], chars: list[list[CharCrop]],
+                  unscale: float) -> list[PlateReading]:
+        """One predict() for all characters of all plates, then per-plate decoding and filtering."""
+        probs = self.classifier.predict([c.patch for cs in chars for c in cs])
+        readings, start = [], 0
+        for plate, cs in zip(plates, chars):
+            p, start = probs[start:start + len(cs)], start + len(cs)
+            if not cs:
+                continue
+            reading = self._reading(plate, cs, p, unscale)
+            if reading is not None:
+                readings.append(reading)
+        readings.sort(key=lambda r: -r.confidence)
+        return readings
+
+    def _reading(self, plate: PlateCandidate, chars: list[CharCrop], probs: np.ndarray,
+                 unscale: float) -> PlateReading | None:
+        cfg = self.cfg
+        dec = self.formats.decode(probs)
+        if self.formats and dec.format is None and cfg.reject_unmatched:
+            return None
+        conf = float(np.exp(np.mean(np.log(np.clip(dec.char_probs, 1e-9, 1.0)))))
+        if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
+            return None
+        top = np.argsort(-probs, axis=1)[:, :3]
+        labels = self.classifier.labels
+        alternatives = [[(labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(top)]
+        return PlateReading(
+            text=dec.text, confidence=conf, char_confidences=dec.char_probs,
+            box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
+            char_boxes=[_scale_box(_to_frame(c.box, plate.to_frame), unscale) for c in chars],
+            model_id=self.classifier.model_id, format=dec.format, alternatives=alternatives)
+
+
+def to_gray(image, max_side: int) -> tuple[np.ndarray | None, float]:
+    """A uint8 grayscale copy of a BGR/BGRA/gray image, downscaled so its longer side is at most
+    `max_side`; (None, 1.0) for images too small to hold a plate. Raises ValueError for things
+    that are not images."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ValueError(f"image must be HxW, HxWx3 (BGR) or HxWx4 (BGRA), got shape {image.shape}")
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        return None, 1.0
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.floating):
+            img = np.nan_to_num(image.astype(np.float32))
+            image = np.clip(img * (255.0 if img.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        else:
+            image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    if scale < 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def _to_frame(box: Box, affine: np.ndarray | None) -> Box:
+    if affine is None:
+        return box
+    pts = np.array([[box.x, box.y, 1], [box.x + box.w, box.y, 1], [box.x, box.y + box.h, 1],
+                    [box.x + box.w, box.y + box.h, 1]], np.float64) @ affine.T
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return Box(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+
+
+def _scale_box(box: Box, f: float) -> Box:
+    if f == 1.0:
+        return box
+    return Box(int(round(box.x * f)), int(round(box.y * f)), int(round(box.w * f)), int(round(box.h * f)))

@@ -1,0 +1,166 @@
+"""Character segmentation: the characters of a deskewed plate crop, in reading order.
+
+The crop is dark text on a light background (the localizer inverts light-on-dark plates). Ink
+blobs are chained into text lines (edge.textline); the main line - or two stacked rows - is
+kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
+stickers, state names and slogans (smaller), EU bands and frames (taller or not in line).
+Blobs of touching characters are split at the weakest ink columns.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .charimg import ink_patch
+from .config import SegmentConfig
+from .textline import H, W, X, Y, Line, binarize, chain_lines, char_blobs, stacked
+from .types import Box, CharCrop
+
+
+def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -> list[CharCrop]:
+    """Characters of a grayscale dark-on-light plate crop; [] when no plausible line is found.
+
+    `char_h` is the expected character height when the caller knows it (the localizer does);
+    otherwise characters from 20% to 95% of the crop height are considered.
+    """
+    if crop.ndim != 2 or min(crop.shape) < 8:
+        return []
+    if char_h:
+        min_h, max_h = 0.65 * char_h, 1.45 * char_h
+    else:
+        min_h, max_h = 0.2 * crop.shape[0], 0.95 * crop.shape[0]
+    best: tuple[float, list[Line], np.ndarray] | None = None
+    for mask in _masks(crop, char_h or 0.5 * crop.shape[0]):
+        blobs = _drop_non_chars(char_blobs(mask, min_h, max_h, max_aspect=4.0), crop.shape)
+        rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
+                                      height_ratio=cfg.height_ratio), cfg)
+        if rows:
+            score = _score(rows, cfg)
+            if best is None or score > best[0]:
+                best = (score, rows, mask)
+    if best is None:
+        return []
+    _, rows, mask = best
+    rows = [ln for ln in (_same_ink(ln, crop, mask) for ln in rows) if ln is not None]
+    chars = []
+    for r, line in enumerate(rows):
+        for x, y, w, h in _trim_ends(_split_touching(line, mask)):
+            patch = ink_patch(crop[y:y + h, x:x + w], dark_ink=True)
+            chars.append(CharCrop(box=Box(x, y, w, h), row=r, patch=patch))
+    n = len(chars)
+    return chars if cfg.min_chars <= n <= cfg.max_chars else []
+
+
+def _masks(crop: np.ndarray, char_h: float) -> list[np.ndarray]:
+    """Two ink masks: local threshold (uneven light, shadows) and Otsu (clean plates, thick strokes)."""
+    _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return [binarize(crop, char_h * 1.5, dark_ink=True), otsu]
+
+
+def _drop_non_chars(blobs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Drop blobs that touch the crop's sides (frame, car body) and solid wide blocks (EU band,
+    stickers): a character is a stroke figure, only a narrow one (I, 1) is nearly solid."""
+    x, w, h, area = blobs[:, X], blobs[:, W], blobs[:, H], blobs[:, 4]
+    touches = (x <= 0) | (x + w >= shape[1])
+    solid = (area > 0.8 * w * h) & (w > 0.35 * h)
+    return blobs[~touches & ~solid]
+
+
+def _trim_ends(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Drop blobs at either end of a line that stand far apart from the rest (screws, frame bits)."""
+    while len(boxes) >= 3:
+        gaps = [b[0] - (a[0] + a[2]) for a, b in zip(boxes[:-1], boxes[1:])]
+        h = float(np.median([b[3] for b in boxes]))
+        med = float(np.median(gaps))
+        # a thin bar (frame edge) needs less distance than a full character (separators are wide)
+        odd = lambda b, gap: gap > max(1.5 * h, 4.0 * med) or (gap > 0.6 * h and b[2] < 0.2 * h)
+        if odd(boxes[0], gaps[0]) and gaps[0] >= gaps[-1]:
+            boxes = boxes[1:]
+        elif odd(boxes[-1], gaps[-1]):
+            boxes = boxes[:-1]
+        else:
+            break
+    return boxes
+
+
+def _main_rows(lines: list[Line], cfg: SegmentConfig) -> list[Line]:
+    """The text line with the most ink (count x height), plus a stacked second row if any."""
+    lines = [_aligned(ln) for ln in lines]
+    lines = [ln for ln in lines if ln is not None]
+    if not lines:
+        return []
+    main = max(lines, key=lambda ln: min(len(ln), cfg.max_chars) * ln.height)
+    rows = [main]
+    others = [ln for ln in lines if ln is not main and len(ln) >= 2 and stacked(main, ln)]
+    if others:
+        rows.append(max(others, key=lambda ln: len(ln) * ln.height))
+    return sorted(rows, key=lambda ln: ln.cy)
+
+
+def _aligned(line: Line, tol: float = 0.15) -> Line | None:
+    """Keep the blobs whose top and bottom both sit on the line's top and bottom (within `tol`
+    character heights): band letters, emblems and frame pieces rarely share both."""
+    b = line.blobs
+    x = b[:, X] + b[:, W] / 2
+    top = b[:, Y] - line.slope * x
+    bot = b[:, Y] + b[:, H] - line.slope * x
+    ok = (np.abs(top - np.median(top)) <= tol * line.height) & (np.abs(bot - np.median(bot)) <= tol * line.height)
+    if not ok.any():
+        return None
+    return Line(blobs=b[ok], slope=line.slope, height=float(np.median(b[ok][:, H])))
+
+
+def _same_ink(line: Line, crop: np.ndarray, mask: np.ndarray) -> Line | None:
+    """Drop blobs whose ink is much fainter than the line's: the characters of a plate share one
+    ink colour, shadows and frame edges usually do not."""
+    b = line.blobs
+    y0, y1 = int(b[:, Y].min()), int((b[:, Y] + b[:, H]).max())
+    x0, x1 = int(b[:, X].min()), int((b[:, X] + b[:, W]).max())
+    paper = crop[y0:y1, x0:x1][mask[y0:y1, x0:x1] == 0]
+    if paper.size == 0:
+        return line
+    bg = float(np.median(paper))
+    contrast = []
+    for x, y, w, h, _ in line.blobs.astype(int):
+        m = mask[y:y + h, x:x + w] > 0
+        contrast.append(bg - float(crop[y:y + h, x:x + w][m].mean()) if m.any() else 0.0)
+    contrast = np.array(contrast)
+    ok = contrast >= 0.5 * float(np.median(contrast))
+    return Line(blobs=line.blobs[ok], slope=line.slope, height=line.height) if ok.any() else None
+
+
+def _score(rows: list[Line], cfg: SegmentConfig) -> float:
+    n = sum(len(ln) for ln in rows)
+    ink = sum(min(len(ln), cfg.max_chars) * ln.height for ln in rows)
+    # height regularity: real characters of a row share one height
+    spread = np.mean([np.std(ln.blobs[:, H]) / ln.height for ln in rows])
+    return ink * (1.0 - min(0.5, float(spread))) * (1.0 if n <= cfg.max_chars else 0.5)
+
+
+def _split_touching(line: Line, mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes of a line, left to right, with blobs much wider than a character cut in pieces."""
+    b = line.blobs[np.argsort(line.blobs[:, X])]
+    widths = b[:, W]
+    # a character is at most ~0.8 of its height wide; typical width from the narrower blobs
+    normal = widths[widths <= 0.9 * b[:, H]]
+    typ = float(np.median(normal)) if len(normal) else 0.6 * line.height
+    out = []
+    for x, y, w, h, _ in b.astype(int):
+        k = int(round(w / max(typ, 1.0)))
+        # W and M can be as wide as tall; a pair of touching characters is wider than both
+        if w <= 1.15 * h or w < 1.7 * typ or k < 2:
+            out.append((x, y, w, h))
+            continue
+        cols = (mask[y:y + h, x:x + w] > 0).sum(axis=0).astype(np.float32)
+        cuts = [0]
+        for i in range(1, k):
+            c = int(round(i * w / k))
+            lo, hi = max(cuts[-1] + 1, c - int(0.25 * w / k)), min(w - 1, c + int(0.25 * w / k) + 1)
+            cuts.append(lo + int(np.argmin(cols[lo:hi])) if hi > lo else c)
+        cuts.append(w)
+        for a, e in zip(cuts[:-1], cuts[1:]):
+            sub = mask[y:y + h, x + a:x + e]
+            rows_on = np.flatnonzero(sub.any(axis=1))
+            if e - a >= 2 and len(rows_on):
+                out.append((x + a, y + int(rows_on[0]), e - a, int(rows_on[-1] - rows_on[0] + 1)))
+    return out

@@ -1,0 +1,384 @@
+"""The long-running service: cameras -> reader -> tracker -> spool/MQTT, until SIGTERM.
+
+One processing loop takes the newest frame of each camera (capture threads drop the rest), reads
+plates, fuses them into events, and hands events to the publisher (durable spool first).
+Signals: SIGTERM/SIGINT stop (offline published, spool flushed, exit within 2 s); SIGHUP reloads
+the configuration file (an invalid one is logged and the running one kept). Talks to systemd
+through sd_notify: READY, STATUS, WATCHDOG, RELOADING, STOPPING.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import psutil
+
+from .camera import CameraWorker, Frame
+from .config import CameraConfig, Config, ConfigError, load_config
+from .notify import SystemdNotifier
+from .publish import Publisher, sanitize_topic_part
+from .spool import Spool
+from .track import KnownPlates, PlateEvent, Tracker
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+STOP_PUBLISH_TIMEOUT_S = 1.0
+LATENCY_WINDOW = 1000          # samples kept per latency series (stats report p50/p99 of these)
+
+ReaderFactory = Callable[[Config], object]   # -> object with read_frame(img, zones) and last_timings
+
+
+def default_reader_factory(cfg: Config):
+    """The real reader with the configured model (imported lazily: tests may inject a fake)."""
+    from .classify import Classifier, resolve_model_path
+    from .reader import Reader
+
+    base = Path(cfg.source_file).parent if cfg.source_file else None
+    clf = Classifier.load(resolve_model_path(cfg.model.path, base), threads=cfg.model.threads)
+    return Reader(cfg.reader, clf)
+
+
+def state_dir(cfg: Config) -> Path:
+    """cfg.state_dir (relative to the config file), else systemd's $STATE_DIRECTORY, else ./state."""
+    if cfg.state_dir:
+        return _relative_to_config(cfg, cfg.state_dir)
+    env = os.environ.get("STATE_DIRECTORY", "")
+    return Path(env.split(":")[0]) if env else Path("state")
+
+
+def _relative_to_config(cfg: Config, path: str) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute() or not cfg.source_file:
+        return p
+    return Path(cfg.source_file).parent / p
+
+
+def resolve_camera(cfg: Config, cam: CameraConfig) -> CameraConfig:
+    """Relative file/folder sources are taken relative to the config file when they exist there."""
+    src = cam.source
+    if src in ("generated", "picamera2") or src.isdigit() or "://" in src or Path(src).is_absolute():
+        return cam
+    candidate = _relative_to_config(cfg, src)
+    return dataclasses.replace(cam, source=str(candidate)) if candidate.exists() else cam
+
+
+def check_camera_names(cfg: Config) -> None:
+    seen: dict[str, str] = {}
+    for name in cfg.cameras:
+        topic = sanitize_topic_part(name)
+        if topic in seen:
+            raise ConfigError(f"{cfg.source_file}: 'cameras.{name}': topic name {topic!r} "
+                              f"collides with camera {seen[topic]!r}")
+        seen[topic] = name
+
+
+class Latencies:
+    """Rolling windows of per-stage durations, reported as milliseconds."""
+
+    def __init__(self):
+        self.series: dict[str, collections.deque] = collections.defaultdict(
+            lambda: collections.deque(maxlen=LATENCY_WINDOW))
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.series[stage].append(seconds)
+
+    def summary(self) -> dict:
+        out = {}
+        for stage, values in self.series.items():
+            if values:
+                arr = np.fromiter(values, float) * 1000.0
+                out[stage] = {"p50": round(float(np.percentile(arr, 50)), 2),
+                              "p99": round(float(np.percentile(arr, 99)), 2),
+                              "max": round(float(arr.max()), 2)}
+        return out
+
+
+class Daemon:
+    """Runs until stop() is requested; see module docstring."""
+
+    def __init__(self, cfg: Config, reader_factory: ReaderFactory = default_reader_factory,
+                 notifier: SystemdNotifier | None = None):
+        self.cfg = cfg
+        self.reader_factory = reader_factory
+        self.notifier = notifier or SystemdNotifier()
+        self.frame_ready = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.reader = None
+        self.spool: Spool | None = None
+        self.publisher: Publisher | None = None
+        self.cameras: dict[str, CameraWorker] = {}
+        self.trackers: dict[str, Tracker] = {}
+        self.latencies = Latencies()
+        self.process = psutil.Process()
+        self.process.cpu_percent(None)   # the first call only starts the measurement
+        self.started = time.time()
+        self.events = 0
+        self._processed: dict[str, int] = collections.Counter()
+        self._last_processed_t: dict[str, float] = {}
+        self._stats_mark = (time.monotonic(), {}, {})
+        self._reader_errors = 0
+
+    # ------------------------------------------------------------------ control (signal-safe)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.frame_ready.set()
+
+    def reload(self) -> None:
+        self._reload.set()
+        self.frame_ready.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        try:
+            check_camera_names(self.cfg)
+            self.reader = self.reader_factory(self.cfg)
+            self._open_output(self.cfg)
+        except (ConfigError, ValueError, OSError) as exc:
+            log.error("cannot start: %s", exc)
+            return EXIT_CONFIG
+        except Exception as exc:  # e.g. the model cannot be loaded
+            log.error("cannot start: %s: %s", type(exc).__name__, exc)
+            return EXIT_CONFIG
+        self._start_cameras(self.cfg, self.cfg.cameras)
+        if not self.cfg.cameras:
+            log.warning("no cameras configured; waiting for a configuration reload (SIGHUP)")
+        self.notifier.ready(f"running {len(self.cameras)} camera(s)")
+        log.info("plate-edge running: %d camera(s), state in %s", len(self.cameras), state_dir(self.cfg))
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        return EXIT_OK
+
+    def _open_output(self, cfg: Config) -> None:
+        sdir = state_dir(cfg)
+        sdir.mkdir(parents=True, exist_ok=True)
+        spool_path = _relative_to_config(cfg, cfg.spool.path) if cfg.spool.path else sdir / "spool.sqlite3"
+        spool = Spool(spool_path, cfg.spool.max_events, cfg.spool.drop)
+        if spool.depth():
+            log.info("spool: %d undelivered message(s) from a previous run will be sent first", spool.depth())
+        publisher = None
+        if cfg.mqtt.enabled:
+            publisher = Publisher(cfg.mqtt, spool, cameras=list(cfg.cameras))
+            publisher.start()
+        self.spool, self.publisher = spool, publisher
+
+    def _close_output(self) -> None:
+        if self.publisher:
+            self.publisher.stop(STOP_PUBLISH_TIMEOUT_S)
+        if self.spool:
+            self.spool.close()
+        self.publisher = self.spool = None
+
+    def _start_cameras(self, cfg: Config, names) -> None:
+        known = KnownPlates(cfg.known_plates)
+        formats = [(f.name, re.compile(f.pattern)) for f in cfg.reader.formats if f.pattern]
+        for name in names:
+            cam_cfg = cfg.cameras[name]
+            if not cam_cfg.enabled:
+                log.info("camera %s: disabled", name)
+                continue
+            self.trackers[name] = Tracker(name, cfg.tracking, known, formats,
+                                          keep_crops=cfg.mqtt.snapshots)
+            worker = CameraWorker(name, resolve_camera(cfg, cam_cfg), self.frame_ready, self._camera_state)
+            self.cameras[name] = worker
+            worker.start()
+
+    def _stop_cameras(self, names) -> None:
+        workers = [self.cameras.pop(n) for n in list(names) if n in self.cameras]
+        for w in workers:
+            w.request_stop()
+        for w in workers:
+            w.stop(timeout=0.3)
+        for n in names:
+            tracker = self.trackers.pop(n, None)
+            if tracker:
+                self._emit(tracker.flush())
+
+    def _camera_state(self, name: str, state: dict) -> None:
+        if self.publisher:
+            self.publisher.publish_camera_state(name, state)
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("stopping")
+        self._stop_cameras(list(self.cameras))
+        self._close_output()
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ main loop
+
+    def _loop(self) -> None:
+        watchdog_every = self.notifier.watchdog_s / 2 if self.notifier.watchdog_s else 0.0
+        next_watchdog = next_stats = time.monotonic()
+        if self.cfg.stats.interval_s:
+            next_stats += self.cfg.stats.interval_s
+        while not self._stop.is_set():
+            self.frame_ready.wait(0.1)
+            self.frame_ready.clear()
+            if self._stop.is_set():
+                break
+            if self._reload.is_set():
+                self._reload.clear()
+                self._apply_reload()
+            for name, worker in list(self.cameras.items()):
+                self._maybe_process(name, worker)
+            now_wall, now = time.time(), time.monotonic()
+            for tracker in self.trackers.values():
+                self._emit(tracker.expire(now_wall))
+            if watchdog_every and now >= next_watchdog:
+                self.notifier.watchdog()
+                next_watchdog = now + watchdog_every
+            if self.cfg.stats.interval_s and now >= next_stats:
+                self._publish_stats()
+                next_stats = now + self.cfg.stats.interval_s
+
+    def _maybe_process(self, name: str, worker: CameraWorker) -> None:
+        max_fps = worker.cfg.max_fps
+        if max_fps and time.monotonic() - self._last_processed_t.get(name, 0.0) < 1.0 / max_fps:
+            return
+        frame = worker.take()
+        if frame is None:
+            return
+        self._last_processed_t[name] = time.monotonic()
+        self._process(name, worker.cfg, frame)
+
+    def _process(self, name: str, cam_cfg: CameraConfig, frame: Frame) -> None:
+        zones = [[(float(x), float(y)) for x, y in z] for z in cam_cfg.zones] or None
+        try:
+            readings = self.reader.read_frame(frame.image, zones)
+        except Exception:
+            self._reader_errors += 1
+            if self._reader_errors <= 5 or self._reader_errors % 1000 == 0:
+                log.exception("camera %s: reader failed on a frame (%d so far)", name, self._reader_errors)
+            return
+        for stage, seconds in (getattr(self.reader, "last_timings", None) or {}).items():
+            self.latencies.add(stage, seconds)
+        self._processed[name] += 1
+        tracker = self.trackers.get(name)
+        if tracker is not None:
+            self._emit(tracker.update(readings, frame.t, frame.image))
+        self.latencies.add("capture_to_publish", time.time() - frame.t)
+
+    def _emit(self, events: list[PlateEvent]) -> None:
+        for ev in events:
+            self.events += 1
+            known = f" known={ev.known_name or ev.known_plate}" if ev.known else ""
+            log.info("plate %s camera=%s confidence=%.2f frames=%d reason=%s%s id=%s",
+                     ev.plate, ev.camera, ev.confidence, ev.frames, ev.reason, known, ev.id)
+            if self.publisher is None:
+                continue
+            self.publisher.publish_event(ev.camera, ev.to_json())
+            if self.cfg.mqtt.snapshots and ev.crop is not None and ev.crop.size:
+                ok, jpeg = cv2.imencode(".jpg", ev.crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
+                if ok:
+                    self.publisher.publish_snapshot(ev.camera, jpeg.tobytes())
+
+    # ------------------------------------------------------------------ stats
+
+    def stats(self) -> dict:
+        now = time.monotonic()
+        t0, processed0, captured0 = self._stats_mark
+        dt = max(1e-6, now - t0)
+        cams, captured = {}, {}
+        for name, w in self.cameras.items():
+            captured[name] = w.captured
+            cams[name] = {
+                "state": w.state.get("state"),
+                "fps_captured": round((w.captured - captured0.get(name, 0)) / dt, 2),
+                "fps_processed": round((self._processed[name] - processed0.get(name, 0)) / dt, 2),
+                "frames_captured": w.captured, "frames_processed": self._processed[name],
+                "dropped_frames": w.dropped, "reopens": w.reopens,
+            }
+            if "error" in w.state:
+                cams[name]["error"] = w.state["error"]
+        self._stats_mark = (now, dict(self._processed), captured)
+        mem = self.process.memory_info()
+        return {
+            "time": round(time.time(), 3), "uptime_s": round(time.time() - self.started, 1),
+            "cameras": cams, "latency_ms": self.latencies.summary(),
+            "events": self.events, "reader_errors": self._reader_errors,
+            "suppressed_repeats": sum(t.suppressed for t in self.trackers.values()),
+            "spool_depth": self.spool.depth() if self.spool else 0,
+            "spool_dropped": self.spool.dropped if self.spool else 0,
+            "mqtt_connected": bool(self.publisher and self.publisher.connected.is_set()),
+            "cpu_percent": round(self.process.cpu_percent(None), 1),
+            "rss_mb": round(mem.rss / 2**20, 1),
+        }
+
+    def _publish_stats(self) -> None:
+        stats = self.stats()
+        if self.publisher:
+            self.publisher.publish_stats(stats)
+        self.notifier.status(f"{self.events} events; spool {stats['spool_depth']}; "
+                             + ", ".join(f"{n} {c['state']} {c['fps_processed']} fps" for n, c in stats["cameras"].items()))
+
+    # ------------------------------------------------------------------ reload
+
+    def _apply_reload(self) -> None:
+        self.notifier.reloading()
+        old = self.cfg
+        try:
+            new = load_config(old.source_file)
+            check_camera_names(new)
+            reader = self.reader
+            if (new.model, new.reader) != (old.model, old.reader):
+                reader = self.reader_factory(new)
+        except Exception as exc:
+            log.error("reload rejected, keeping the running configuration: %s", exc)
+            self.notifier.ready("reload rejected")
+            return
+        output_changed = (new.mqtt, new.spool, state_dir(new)) != (old.mqtt, old.spool, state_dir(old))
+        shared_changed = (new.tracking, new.known_plates, new.reader.formats, new.mqtt.snapshots) != \
+                         (old.tracking, old.known_plates, old.reader.formats, old.mqtt.snapshots)
+        changed = {n for n in set(old.cameras) | set(new.cameras)
+                   if shared_changed or old.cameras.get(n) != new.cameras.get(n)}
+        self._stop_cameras(changed)
+        if output_changed:
+            self._close_output()
+            try:
+                self._open_output(new)
+            except (ValueError, OSError) as exc:
+                log.error("reload: new MQTT/spool settings unusable (%s); keeping the old ones", exc)
+                self._open_output(old)
+                new = dataclasses.replace(new, mqtt=old.mqtt, spool=old.spool, state_dir=old.state_dir)
+        self.reader, self.cfg = reader, new
+        self._start_cameras(new, [n for n in new.cameras if n in changed])
+        if self.publisher:
+            self.publisher.cameras = list(new.cameras)
+        log.info("configuration reloaded from %s (%d camera(s) restarted)", new.source_file, len(changed))
+        self.notifier.ready("configuration reloaded")
+
+
+def run_daemon(cfg: Config, reader_factory: ReaderFactory = default_reader_factory) -> int:
+    """Run the service until SIGTERM/SIGINT; returns the process exit code (0 ok, 2 bad setup)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=cfg.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    daemon = Daemon(cfg, reader_factory)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {signal.SIGTERM: lambda *_: daemon.stop(), signal.SIGINT: lambda *_: daemon.stop(),
+                    signal.SIGHUP: lambda *_: daemon.reload()}
+        for sig, handler in handlers.items():
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        return daemon.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,94 @@
+"""A small MQTT subscriber that collects messages: used by the demo, the bench and the tests.
+
+    with Watcher("127.0.0.1", port, ["plate_edge/#"]) as w:
+        msg = w.wait_for(lambda m: m.topic.endswith("/plate"), timeout=10)
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+    received: float               # wall-clock time of arrival
+
+    def json(self):
+        return json.loads(self.payload)
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode(errors="replace")
+
+
+class Watcher:
+    def __init__(self, host: str, port: int, topics: list[str],
+                 on_message: Callable[[Message], None] | None = None, client_id: str = "",
+                 clean_session: bool = True):
+        # clean_session=False with a fixed client_id: a persistent broker queues messages for us
+        # while we are disconnected (used to watch across a broker restart)
+        self.topics = topics
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self._callback = on_message
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=clean_session)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.reconnect_delay_set(1, 2)
+        self.host, self.port = host, port
+
+    def start(self, timeout: float = 10.0) -> "Watcher":
+        self.client.connect_async(self.host, self.port, keepalive=10)
+        self.client.loop_start()
+        if not self._subscribed.wait(timeout):
+            raise TimeoutError(f"could not subscribe on {self.host}:{self.port}")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> "Watcher":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        for t in self.topics:   # again after every reconnect (clean session)
+            client.subscribe(t, qos=1)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        m = Message(msg.topic, bytes(msg.payload), bool(msg.retain), time.time())
+        with self._cond:
+            self.messages.append(m)
+            self._cond.notify_all()
+        if self._callback:
+            self._callback(m)
+
+    def matching(self, pred: Callable[[Message], bool]) -> list[Message]:
+        with self._cond:
+            return [m for m in self.messages if pred(m)]
+
+    def wait_for(self, pred: Callable[[Message], bool], timeout: float, count: int = 1) -> list[Message]:
+        """Wait until at least `count` messages satisfy pred; returns them (possibly fewer on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for m in self.messages if pred(m)]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    return found
+                self._cond.wait(min(left, 0.5))

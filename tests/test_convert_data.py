@@ -1,0 +1,124 @@
+"""Dataset loaders of convert/: MNIST IDX/.npz, class folders, synthetic chars, specs and mixes."""
+import gzip
+import struct
+
+import cv2
+import numpy as np
+import pytest
+
+from convert import charsynth, datasets
+from convert.datasets import DatasetError
+
+
+def write_idx(path, array, gz=True):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 255, (20, 28, 28)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 10)
+    np.savez(tmp_path / "train-5k.npz", x_train=rng.integers(0, 255, (30, 28, 28)).astype(np.uint8),
+             y_train=(np.arange(30) % 10).astype(np.uint8))
+    return tmp_path
+
+
+def test_mnist_local_splits(mnist_dir):
+    test = datasets.load_mnist(mnist_dir, "test")
+    train = datasets.load_mnist(mnist_dir, "train")
+    assert test.x.shape == (20, 28, 28) and list(test.y[:3]) == [0, 1, 2]
+    assert train.x.shape == (30, 28, 28) and train.labels == [str(d) for d in range(10)]
+    assert datasets.load_mnist(mnist_dir / "train-5k.npz").x.shape == (30, 28, 28)
+
+
+def test_read_idx_plain_file(tmp_path):
+    write_idx(tmp_path / "a-idx1-ubyte", np.arange(5), gz=False)
+    assert list(datasets.read_idx(tmp_path / "a-idx1-ubyte")) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\x00\x00\x09\x01\x00\x00\x00\x01\x00", "magic"),
+    (b"\x00\x00\x08\x03\x00\x00", "truncated"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "holds 2"),
+    (b"\x1f\x8b garbage", "gzip"),
+])
+def test_read_idx_malformed(tmp_path, content, message):
+    f = tmp_path / "bad-idx"
+    f.write_bytes(content)
+    with pytest.raises(DatasetError, match=message) as err:
+        datasets.read_idx(f)
+    assert str(f) in str(err.value)
+
+
+def test_mnist_bad_paths(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        datasets.load_mnist(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="no MNIST train data"):
+        datasets.load_mnist(tmp_path)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DatasetError, match="bad.npz"):
+        datasets.load_mnist(bad)
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(DatasetError, match="x_train"):
+        datasets.load_mnist(tmp_path / "other.npz")
+
+
+def test_mnist_label_count_mismatch(tmp_path):
+    np.savez(tmp_path / "m.npz", x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.zeros(3, np.uint8))
+    with pytest.raises(DatasetError, match="do not match"):
+        datasets.load_mnist(tmp_path / "m.npz")
+
+
+def test_folder_dataset_both_polarities(tmp_path):
+    for cls, dark in (("A", True), ("7", False)):
+        (tmp_path / cls).mkdir()
+        img = np.full((40, 24), 220 if dark else 30, np.uint8)
+        cv2.putText(img, cls, (3, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 20 if dark else 230, 3)
+        cv2.imwrite(str(tmp_path / cls / "x.png"), img)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "A" / "readme.txt").write_text("not an image")
+    ds = datasets.load_folder(tmp_path, charsynth.ALNUM)
+    assert len(ds) == 2 and ds.x.shape == (2, 28, 28)
+    assert sorted(charsynth.ALNUM[i] for i in ds.y) == ["7", "A"]
+    for patch in ds.x:  # ink bright on black, framed with a black border
+        assert patch.max() > 200 and patch[0].max() == 0 and patch[:, 0].max() == 0
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(DatasetError, match="not a directory"):
+        datasets.load_folder(tmp_path / "nope", charsynth.DIGITS)
+    (tmp_path / "zz").mkdir()
+    with pytest.raises(DatasetError, match="ignored folders"):
+        datasets.load_folder(tmp_path, charsynth.DIGITS)
+
+
+def test_make_chars_deterministic_and_framed():
+    x1, y1 = charsynth.make_chars(40, charsynth.ALNUM, seed=3)
+    x2, y2 = charsynth.make_chars(40, charsynth.ALNUM, seed=3)
+    assert x1.shape == (40, 28, 28) and x1.dtype == np.uint8
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert y1.max() < 36
+    assert (x1[:, :3].max(axis=(1, 2)) == 0).mean() > 0.9   # MNIST-style framing: black margins
+
+
+def test_specs_and_mix(mnist_dir):
+    assert datasets.parse_spec("synth:100@2") == ("synth", "100", 2.0)
+    assert datasets.parse_spec("mnist") == ("mnist", "", 1.0)
+    assert datasets.parse_spec("folder=/a/b") == ("folder", "/a/b", 1.0)
+    with pytest.raises(DatasetError, match="weight"):
+        datasets.parse_spec("synth:10@x")
+    with pytest.raises(DatasetError, match="unknown data kind"):
+        datasets.load_spec("foo", charsynth.DIGITS, 0)
+    with pytest.raises(DatasetError, match="integer"):
+        datasets.load_spec("synth:many", charsynth.DIGITS, 0)
+    mn, w = datasets.load_spec(f"mnist={mnist_dir}@2", charsynth.ALNUM, 0)
+    assert w == 2.0 and mn.labels == charsynth.ALNUM
+    syn, _ = datasets.load_spec("synth:20", charsynth.ALNUM, 0)
+    mixed = datasets.mix([(mn, 2.0), (syn, 0.5)], np.random.default_rng(0))
+    assert len(mixed) == 60 + 10
+    train, held = datasets.split(mixed, 0.1, np.random.default_rng(0))
+    assert len(train) == 63 and len(held) == 7

@@ -1,0 +1,161 @@
+"""The service loop with a scripted fake reader (no models needed) against a REAL Mosquitto:
+event flow, spool delivery after a broker outage, camera retry state, stop publishing offline."""
+import threading
+import time
+
+import pytest
+
+from edge.broker import Broker, find_mosquitto
+from edge.config import CameraConfig, Config, GeneratedSourceConfig, MqttConfig, StatsConfig, TrackingConfig
+from edge.service import Daemon
+from edge.types import Box, PlateReading
+from edge.watch import Watcher
+
+pytestmark = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
+
+
+class ScriptedReader:
+    """Returns plate k (of `plates`) for every frame of its pass, like the generated source shows it."""
+
+    def __init__(self, plates, frames_per_plate=6, gap=25):
+        self.plates, self.per, self.gap, self.n = plates, frames_per_plate, gap, 0
+        self.last_timings = {}
+
+    def read_frame(self, image, zones=None):
+        k, pos = divmod(self.n, self.per + self.gap)
+        self.n += 1
+        self.last_timings = {"total": 0.001}
+        if k >= len(self.plates) or pos >= self.per:
+            return []
+        text = self.plates[k]
+        return [PlateReading(text, 0.95, [0.95] * len(text), Box(100 + 10 * pos, 100, 120, 30), [], [], "fake")]
+
+
+def make_cfg(tmp_path, port, plates, **cam):
+    return Config(
+        cameras={"gate": CameraConfig(source="generated", generated=GeneratedSourceConfig(
+            plates=plates, fps=50, width=320, height=240, plate_width=100, seconds_per_plate=1, gap_s=0.2),
+            **cam)},
+        tracking=TrackingConfig(stable_frames=3, lost_after_s=0.3),
+        mqtt=MqttConfig(port=port, topic_prefix="t/edge", reconnect_min_s=1, reconnect_max_s=1),
+        stats=StatsConfig(interval_s=0.5), state_dir=str(tmp_path / "state"))
+
+
+def start(daemon):
+    result = {}
+    th = threading.Thread(target=lambda: result.setdefault("rc", daemon.run()), daemon=True)
+    th.start()
+    return th, result
+
+
+def test_events_status_stats_and_clean_stop(tmp_path):
+    plates = ["AB123", "CD456", "EF789"]
+    with Broker() as broker, Watcher("127.0.0.1", broker.port, ["t/edge/#"]) as w:
+        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: ScriptedReader(plates))
+        th, res = start(d)
+        events = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 15, count=3)
+        assert [m.json()["plate"] for m in events] == plates
+        assert w.wait_for(lambda m: m.topic == "t/edge/status" and m.text == "online", 5)
+        stats = w.wait_for(lambda m: m.topic == "t/edge/stats", 5)[0].json()
+        assert {"cameras", "latency_ms", "spool_depth", "cpu_percent", "rss_mb"} <= set(stats)
+        assert "dropped_frames" in stats["cameras"]["gate"]
+        t0 = time.monotonic()
+        d.stop()
+        th.join(3)
+        assert time.monotonic() - t0 < 2.0 and res["rc"] == 0
+        assert w.wait_for(lambda m: m.topic == "t/edge/status" and m.text == "offline", 3)
+        assert len(w.matching(lambda m: m.topic == "t/edge/gate/plate")) == 3   # exactly once
+
+
+def test_broker_outage_events_spooled_and_delivered_in_order(tmp_path):
+    plates = [f"P{i:04d}" for i in range(8)]
+    broker = Broker().start()
+    try:
+        reader = ScriptedReader(plates)
+        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: reader)
+        broker.stop()                       # down from the start: everything goes to the spool
+        th, res = start(d)
+        deadline = time.monotonic() + 15
+        while reader.n < 8 * 31 + 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert d.spool.depth() == 8
+        broker.start()
+        with Watcher("127.0.0.1", broker.port, ["t/edge/+/plate"]) as w:
+            got = w.wait_for(lambda m: True, 15, count=8)
+        assert [m.json()["plate"] for m in got] == plates
+        deadline = time.monotonic() + 5
+        while d.spool.depth() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert d.spool.depth() == 0
+        d.stop()
+        th.join(3)
+    finally:
+        broker.close()
+
+
+def test_missing_camera_is_retried_and_reported(tmp_path):
+    with Broker() as broker, Watcher("127.0.0.1", broker.port, ["t/edge/#"]) as w:
+        cfg = make_cfg(tmp_path, broker.port, ["AB123"])
+        cfg.cameras = {"door cam": CameraConfig(source=str(tmp_path / "missing.mp4"), reopen_min_s=0.2,
+                                                reopen_max_s=0.4)}
+        d = Daemon(cfg, lambda cfg: ScriptedReader([]))
+        th, res = start(d)
+        states = w.wait_for(lambda m: m.topic == "t/edge/door_cam/state"
+                            and m.json()["state"] == "reconnecting", 10, count=3)
+        assert len(states) >= 3 and "no such video file" in states[-1].json()["error"]
+        assert states[-1].json()["attempt"] >= 2
+        assert th.is_alive()
+        d.stop()
+        th.join(3)
+        assert res["rc"] == 0
+
+
+def test_discovery_snapshot_and_known_plate(tmp_path):
+    from edge.config import DiscoveryConfig, KnownPlate, KnownPlatesConfig
+
+    plates = ["AB123"]
+    with Broker() as broker, Watcher("127.0.0.1", broker.port, ["t/edge/#", "homeassistant/#"]) as w:
+        cfg = make_cfg(tmp_path, broker.port, plates)
+        cfg.mqtt.snapshots = True
+        cfg.mqtt.discovery = DiscoveryConfig(enabled=True, node_id="pi 1")
+        cfg.known_plates = KnownPlatesConfig(max_distance=1, plates=[KnownPlate("AB-128", "Alice")])
+        d = Daemon(cfg, lambda cfg: ScriptedReader(plates))
+        th, res = start(d)
+        disc = w.wait_for(lambda m: m.topic == "homeassistant/sensor/pi_1/gate_plate/config", 10)
+        c = disc[0].json()
+        assert c["state_topic"] == "t/edge/gate/plate" and c["availability_topic"] == "t/edge/status"
+        ev = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 10)[0].json()
+        assert ev["known"] and ev["known_name"] == "Alice" and ev["known_plate"] == "AB-128"
+        snap = w.wait_for(lambda m: m.topic == "t/edge/gate/snapshot", 5)
+        assert snap and snap[0].payload[:2] == b"\xff\xd8"       # a JPEG
+        with Watcher("127.0.0.1", broker.port, ["homeassistant/#"]) as late:   # retained for newcomers
+            assert late.wait_for(lambda m: m.retain and m.topic.endswith("gate_plate/config"), 5)
+        d.stop()
+        th.join(3)
+
+
+def test_sd_notify_ready_watchdog_stopping(tmp_path):
+    import socket
+
+    from edge.notify import SystemdNotifier
+
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(5)
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "200000"})
+    assert notifier.watchdog_s == 0.2
+    with Broker() as broker:
+        d = Daemon(make_cfg(tmp_path, broker.port, ["AB123"]), lambda cfg: ScriptedReader([]), notifier=notifier)
+        th, res = start(d)
+        got = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not ("READY=1" in " ".join(got) and "WATCHDOG=1" in got):
+            got.append(sock.recv(4096).decode())
+        d.stop()
+        th.join(3)
+        while "STOPPING=1" not in got:
+            got.append(sock.recv(4096).decode())
+    assert any(m.startswith("READY=1") for m in got) and "WATCHDOG=1" in got
+    sock.close()

@@ -1,0 +1,72 @@
+"""Plate formats: regex expansion and probability-driven resolution of look-alikes."""
+import numpy as np
+import pytest
+
+from edge.config import ConfigError, PlateFormat, parse_config
+from edge.formats import ALNUM, FormatSet, expansions, parse_pattern
+
+LABELS = list(ALNUM)
+
+
+def _probs(rows: list[dict[str, float]]) -> np.ndarray:
+    """(N, 36) probabilities: the given labels get their mass, the rest share what is left."""
+    out = np.zeros((len(rows), len(LABELS)), np.float32)
+    for i, r in enumerate(rows):
+        rest = (1.0 - sum(r.values())) / (len(LABELS) - len(r))
+        out[i] = rest
+        for k, v in r.items():
+            out[i, LABELS.index(k)] = v
+    return out
+
+
+def test_parse_and_expand():
+    items = parse_pattern("^[A-Z]{2,3}-?[0-9]{3}$")
+    assert [(lo, hi) for _, lo, hi in items] == [(2, 3), (0, 1), (3, 3)]
+    assert items[0][0] == frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    exp6 = expansions(items, 6)
+    assert len(exp6) == 2   # AA-123 and AAA123
+    assert expansions(items, 9) == []
+
+
+def test_look_alikes_resolved_by_position():
+    fs = FormatSet([PlateFormat("br", "^[A-Z]{3}[0-9]{4}$")], LABELS)
+    # read as "0B5 8I2S"-ish: the argmax is wrong at every ambiguous position
+    probs = _probs([{"0": 0.6, "O": 0.35}, {"8": 0.55, "B": 0.4}, {"5": 0.5, "S": 0.45},
+                    {"B": 0.6, "8": 0.3}, {"I": 0.7, "1": 0.25}, {"Z": 0.5, "2": 0.45}, {"S": 0.55, "5": 0.4}])
+    plain = FormatSet([], LABELS).decode(probs)
+    assert plain.text == "085BIZS" and plain.format is None
+    dec = fs.decode(probs)
+    assert dec.text == "OBS8125" and dec.format == "br"
+    # conditional on a letter standing there: O had 0.35 of the letters' total mass
+    letters_mass = 0.35 + 0.05 / 34 * 25
+    assert dec.char_probs[0] == pytest.approx(0.35 / letters_mass, rel=1e-4)
+
+
+def test_best_format_wins_and_unmatched_length_falls_back():
+    fs = FormatSet([PlateFormat("old", "^[A-Z]{3}[0-9]{4}$"), PlateFormat("eu", "^[A-Z]{2}[0-9]{3}[A-Z]{2}$")],
+                   LABELS)
+    probs = _probs([{"R": 0.9}, {"K": 0.9}, {"4": 0.9}, {"9": 0.9}, {"2": 0.9}, {"A": 0.9}, {"U": 0.9}])
+    assert fs.decode(probs).format == "eu"
+    five = _probs([{"1": 0.9}] * 5)
+    dec = fs.decode(five)
+    assert dec.format is None and dec.text == "11111"
+
+
+def test_formats_with_labels_the_model_lacks_do_not_match():
+    digits = list("0123456789")
+    fs = FormatSet([PlateFormat("letters", "^[A-Z]{3}$")], digits)
+    probs = np.full((3, 10), 0.1, np.float32)
+    assert fs.decode(probs).format is None
+
+
+def test_unsupported_regex_still_rejects():
+    fs = FormatSet([PlateFormat("alt", "^(AB|CD)[0-9]{2}$")], LABELS)
+    good = _probs([{"A": 0.9}, {"B": 0.9}, {"1": 0.9}, {"2": 0.9}])
+    bad = _probs([{"A": 0.9}, {"D": 0.9}, {"1": 0.9}, {"2": 0.9}])
+    assert fs.decode(good).format == "alt"
+    assert fs.decode(bad).format is None
+
+
+def test_bad_pattern_is_a_config_error():
+    with pytest.raises(ConfigError, match="formats"):
+        parse_config({"reader": {"formats": [{"name": "x", "pattern": "[A-Z"}]}})

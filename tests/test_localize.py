@@ -1,0 +1,96 @@
+"""Localizer on generated scenes: plates found, tilt undone, polarity normalised, zones honoured."""
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import LocalizeConfig, SegmentConfig
+from edge.localize import Localizer
+from edge.segment import segment
+from edge.synth import PlateStyle, random_text, render_plate, render_scene
+from edge.types import Box
+
+
+def _box(poly) -> Box:
+    p = np.asarray(poly)
+    (x0, y0), (x1, y1) = p.min(0), p.max(0)
+    return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def _gray(img):
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def test_plates_in_generated_scenes_are_found():
+    rng = np.random.default_rng(21)
+    loc = Localizer(LocalizeConfig())
+    found = total = 0
+    for _ in range(15):
+        scene = render_scene([random_text(rng) for _ in range(3)], rng, size=(960, 720))
+        cands = loc.find(_gray(scene.image))
+        for _, poly in scene.plates:
+            total += 1
+            found += max((c.box.iou(_box(poly)) for c in cands), default=0) >= 0.4
+    assert total >= 30
+    assert found >= 0.85 * total, (found, total)
+
+
+def _pasted(plate_img, angle, canvas=(900, 600), bg=90):
+    """A plate rotated by `angle` degrees in the middle of a plain canvas."""
+    w, h = canvas
+    out = np.full((h, w, 3), bg, np.uint8)
+    ph, pw = plate_img.shape[:2]
+    x0, y0 = (w - pw) // 2, (h - ph) // 2
+    out[y0:y0 + ph, x0:x0 + pw] = plate_img
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(out, m, (w, h), borderValue=(bg, bg, bg))
+
+
+@pytest.mark.parametrize("angle", [-14.0, -7.0, 0.0, 8.0, 14.0])
+@pytest.mark.parametrize("dark", [True, False])
+def test_tilt_is_undone_and_crop_is_dark_on_light(angle, dark):
+    rng = np.random.default_rng(4)
+    style = PlateStyle(dark_on_light=dark, paper=(230, 230, 230) if dark else (30, 30, 30),
+                       ink=(25, 25, 25) if dark else (230, 230, 230), char_height=36)
+    plate = render_plate("KA4271", rng, style=style)
+    cands = Localizer(LocalizeConfig()).find(_gray(_pasted(plate.image, angle)))
+    assert cands
+    best = cands[0]
+    p = np.asarray(best.polygon)
+    top_edge = np.degrees(np.arctan2(p[1, 1] - p[0, 1], p[1, 0] - p[0, 0]))
+    assert abs(top_edge - (-angle)) < 2.5   # cv2 angles are counter-clockwise
+    chars = segment(best.crop, SegmentConfig(), LocalizeConfig().crop_char_height)
+    assert len(chars) == 6
+    tops = np.array([c.box.y for c in chars])
+    assert np.ptp(tops) <= 0.15 * np.median([c.box.h for c in chars]) + 2  # level after deskew
+    # dark text on light: the crop's background is brighter than its characters
+    ink = np.concatenate([best.crop[c.box.y:c.box.y + c.box.h, c.box.x:c.box.x + c.box.w].ravel() for c in chars])
+    assert np.median(best.crop) > np.percentile(ink, 20) + 40
+
+
+def test_from_crop_finds_the_text_of_a_plate_image():
+    rng = np.random.default_rng(6)
+    plate = render_plate("MH12AB", rng, style=PlateStyle(char_height=50, eu_band=True, bolts=True))
+    cand = Localizer(LocalizeConfig()).from_crop(_gray(plate.image))
+    assert cand is not None
+    assert len(segment(cand.crop, SegmentConfig(), LocalizeConfig().crop_char_height)) == 6
+
+
+def test_zones_filter_candidates():
+    rng = np.random.default_rng(2)
+    plate = render_plate("7301", rng, style=PlateStyle(char_height=36))
+    img = _gray(_pasted(plate.image, 0.0))
+    loc = Localizer(LocalizeConfig())
+    assert loc.find(img)
+    left_zone = [[(0, 0), (100, 0), (100, 600), (0, 600)]]
+    assert loc.find(img, zones=left_zone) == []
+
+
+@pytest.mark.parametrize("img", [np.zeros((480, 640), np.uint8), np.full((480, 640), 255, np.uint8),
+                                 np.zeros((10, 10), np.uint8)])
+def test_blank_frames_have_no_plates(img):
+    assert Localizer(LocalizeConfig()).find(img) == []
+
+
+def test_noise_does_not_crash():
+    img = np.random.default_rng(0).integers(0, 256, (720, 1280), dtype=np.uint8)
+    assert isinstance(Localizer(LocalizeConfig()).find(img), list)

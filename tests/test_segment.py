@@ -1,0 +1,77 @@
+"""Segmenter on rendered plates: the right characters, in order, and nothing else."""
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import SegmentConfig
+from edge.segment import segment
+from edge.synth import PlateStyle, find_fonts, random_text, render_plate
+
+
+def _gray(plate):
+    g = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY)
+    return g if plate.dark_on_light else 255 - g  # the localizer hands over dark-on-light crops
+
+
+def _matches(chars, plate) -> bool:
+    """Same count, and each segmented box overlaps the true box of the same position."""
+    if len(chars) != len(plate.char_boxes):
+        return False
+    return all(c.box.iou(b) >= 0.4 for c, b in zip(chars, plate.char_boxes))
+
+
+def test_random_plates_mostly_segmented_exactly():
+    rng = np.random.default_rng(11)
+    ok = 0
+    for _ in range(60):
+        plate = render_plate(random_text(rng), rng)
+        ok += _matches(segment(_gray(plate), SegmentConfig()), plate)
+    assert ok >= 0.7 * 60, ok
+
+
+@pytest.mark.parametrize("dark", [True, False])
+def test_clutter_is_rejected(dark):
+    """EU band, bolts, border and a small header line must not become characters."""
+    rng = np.random.default_rng(3)
+    fonts = find_fonts()
+    style = PlateStyle(font=fonts[0] if fonts else None, dark_on_light=dark,
+                       paper=(235, 235, 235) if dark else (20, 20, 20), ink=(20, 20, 20) if dark else (235, 235, 235),
+                       char_height=40, eu_band=dark, bolts=True, border=True, header="CITY-NAME",
+                       separator="-")
+    plate = render_plate("AB123CD", rng, style=style)
+    chars = segment(_gray(plate), SegmentConfig())
+    assert _matches(chars, plate), [c.box for c in chars]
+
+
+def test_two_rows_are_ordered_by_row():
+    rng = np.random.default_rng(5)
+    fonts = find_fonts()
+    style = PlateStyle(font=fonts[0] if fonts else None, char_height=36, border=False)
+    plate = render_plate("ABC 1234", rng, style=style, rows=2)
+    chars = segment(_gray(plate), SegmentConfig())
+    assert _matches(chars, plate)
+    assert [c.row for c in chars] == [0, 0, 0, 1, 1, 1, 1]
+
+
+def test_patches_are_ink_on_black():
+    rng = np.random.default_rng(8)
+    plate = render_plate("4711", rng, style=PlateStyle(char_height=40))
+    chars = segment(_gray(plate), SegmentConfig())
+    assert len(chars) == 4
+    for c in chars:
+        assert c.patch.dtype == np.uint8
+        # the border of a patch is mostly background (dark), its inside has bright ink
+        border = np.concatenate([c.patch[0], c.patch[-1], c.patch[:, 0], c.patch[:, -1]])
+        assert np.median(border) < 128 and c.patch.max() > 200
+
+
+@pytest.mark.parametrize("img", [np.zeros((0, 0), np.uint8), np.zeros((1, 1), np.uint8),
+                                 np.zeros((60, 200), np.uint8), np.full((60, 200), 255, np.uint8)])
+def test_blank_input_gives_nothing(img):
+    assert segment(img, SegmentConfig()) == []
+
+
+def test_count_limits_are_honoured():
+    rng = np.random.default_rng(9)
+    plate = render_plate("AB12", rng, style=PlateStyle(char_height=40))
+    assert segment(_gray(plate), SegmentConfig(min_chars=5)) == []
