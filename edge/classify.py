@@ -84,6 +84,18 @@ def _read_metadata_flatbuffers(buf: bytes, name: str) -> dict | None:
     return None
 
 
+INITIAL_BATCH = 16   # room for a frame's characters without re-allocating tensors
+
+
+def _reserve_batch(interp, n: int) -> int:
+    """Give the interpreter's input a batch of n (when its batch dimension is dynamic)."""
+    inp = interp.get_input_details()[0]
+    if inp["shape_signature"][0] == -1 and inp["shape"][0] != n:
+        interp.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
+    interp.allocate_tensors()
+    return int(interp.get_input_details()[0]["shape"][0])
+
+
 @dataclass
 class _Quant:
     scale: float
@@ -143,7 +155,7 @@ class Classifier:
         Interpreter = load_interpreter_class()
         try:
             interp = Interpreter(model_content=data, num_threads=max(1, int(threads)))
-            interp.allocate_tensors()
+            _reserve_batch(interp, INITIAL_BATCH)
         except Exception as exc:
             raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
         return cls(interp, meta, path)
@@ -164,13 +176,8 @@ class Classifier:
 
     def _ensure_capacity(self, n: int) -> None:
         # Resizing re-allocates tensors, so grow in powers of two and pad the batch instead.
-        if n <= self._capacity:
-            return
-        cap = 1 << (n - 1).bit_length()
-        h, w = self.input_size
-        self._interp.resize_tensor_input(self._in_index, [cap, h, w, 1])
-        self._interp.allocate_tensors()
-        self._capacity = cap
+        if n > self._capacity:
+            self._capacity = _reserve_batch(self._interp, 1 << (n - 1).bit_length())
 
     def decode(self, probs: np.ndarray) -> tuple[str, list[float]]:
         """Best label per row and its probability."""
@@ -179,6 +186,12 @@ class Classifier:
 
 
 SHIPPED_MODELS = ("digits", "alnum")
+
+
+def load_configured(cfg, override: str | None = None) -> Classifier:
+    """The classifier a Config names (`model.path`, relative to the config file), or `override`."""
+    base = Path(cfg.source_file).parent if cfg.source_file else None
+    return Classifier.load(resolve_model_path(override or cfg.model.path, base), threads=cfg.model.threads)
 
 
 def resolve_model_path(name_or_path: str, base_dir: str | Path | None = None) -> Path:

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .classify import Classifier, ModelError, resolve_model_path
+from .classify import ModelError, load_configured
 from .config import Config, ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -55,18 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_classifier(cfg: Config, override: str | None = None) -> Classifier:
-    base = Path(cfg.source_file).parent if cfg.source_file else None
-    path = resolve_model_path(override or cfg.model.path, base)
-    return Classifier.load(path, threads=cfg.model.threads)
-
-
 def cmd_read(args, cfg: Config) -> int:
     import cv2
 
     from .reader import Reader
 
-    reader = Reader(cfg.reader, load_classifier(cfg, args.model))
+    reader = Reader(cfg.reader, load_configured(cfg, args.model))
     failed = 0
     for n, image_path in enumerate(args.images):
         image = cv2.imread(image_path, cv2.IMREAD_UNCHANGED)
@@ -108,7 +102,7 @@ def cmd_run(args, cfg: Config) -> int:
 
 def cmd_check_config(args, cfg: Config) -> int:
     # main() has already loaded and validated the file; what is left is the model it names.
-    load_classifier(cfg)
+    load_configured(cfg)
     print(f"{args.config}: ok")
     return EXIT_OK
 

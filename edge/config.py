@@ -54,7 +54,7 @@ class LocalizeConfig:
     crop_work_height: int = 160     # read_crop: larger plate images are downscaled to find the text
     pad_x: float = 0.5              # plate outline left/right of the characters, in character heights
     pad_y: float = 0.35             # plate outline above/below the characters, in character heights
-    crop_pad_x: float = 1.5         # crop for the segmenter: wider, so characters missed here are kept
+    crop_pad_x: float = 3.0         # crop for the segmenter: wider, so characters missed here are kept
     crop_pad_y: float = 0.5
 
     def validate(self) -> None:

@@ -55,7 +55,9 @@ class Localizer:
             return None
         group, dark = max(groups, key=lambda g: _ink(g[0]))
         group = [_scale(ln, 1.0 / scale) for ln in group]
-        return self._candidate(gray, group, dark)
+        # the whole image is the plate: keep its full width, so characters the text line
+        # missed (touching the frame, beyond a separator) still reach the segmenter
+        return self._candidate(gray, group, dark, span=(0.0, float(gray.shape[1])))
 
     # ------------------------------------------------------------------ proposals
 
@@ -81,7 +83,9 @@ class Localizer:
 
     # ------------------------------------------------------------------ crops
 
-    def _candidate(self, gray: np.ndarray, lines: list[Line], dark: bool) -> PlateCandidate | None:
+    def _candidate(self, gray: np.ndarray, lines: list[Line], dark: bool,
+                   span: tuple[float, float] | None = None) -> PlateCandidate | None:
+        """A deskewed crop around the text lines, cfg.crop_pad_x wider or spanning `span` (frame x0, x1)."""
         cfg = self.cfg
         blobs = np.concatenate([ln.blobs for ln in lines])
         slope = float(np.average([ln.slope for ln in lines], weights=[len(ln) for ln in lines]))
@@ -95,7 +99,11 @@ class Localizer:
         u = c * (xs - cx0) + s * (ys - cy0)
         v = -s * (xs - cx0) + c * (ys - cy0)
         k = cfg.crop_char_height / char_h
-        crop, m = _warp(gray, c, s, cx0, cy0, u.min() - cfg.crop_pad_x * char_h, u.max() + cfg.crop_pad_x * char_h,
+        if span is None:
+            u0, u1 = u.min() - cfg.crop_pad_x * char_h, u.max() + cfg.crop_pad_x * char_h
+        else:
+            u0, u1 = min(u.min(), c * (span[0] - cx0)), max(u.max(), c * (span[1] - cx0))
+        crop, m = _warp(gray, c, s, cx0, cy0, u0, u1,
                         v.min() - cfg.crop_pad_y * char_h, v.max() + cfg.crop_pad_y * char_h, k)
         if not dark:
             crop = 255 - crop

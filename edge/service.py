@@ -42,12 +42,10 @@ ReaderFactory = Callable[[Config], object]   # -> object with read_frame(img, zo
 
 def default_reader_factory(cfg: Config):
     """The real reader with the configured model (imported lazily: tests may inject a fake)."""
-    from .classify import Classifier, resolve_model_path
+    from .classify import load_configured
     from .reader import Reader
 
-    base = Path(cfg.source_file).parent if cfg.source_file else None
-    clf = Classifier.load(resolve_model_path(cfg.model.path, base), threads=cfg.model.threads)
-    return Reader(cfg.reader, clf)
+    return Reader(cfg.reader, load_configured(cfg))
 
 
 def state_dir(cfg: Config) -> Path:

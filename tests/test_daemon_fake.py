@@ -34,7 +34,8 @@ class ScriptedReader:
 def make_cfg(tmp_path, port, plates, **cam):
     return Config(
         cameras={"gate": CameraConfig(source="generated", generated=GeneratedSourceConfig(
-            plates=plates, fps=50, width=320, height=240, plate_width=100, seconds_per_plate=1, gap_s=0.2),
+            plates=plates, fps=50, width=320, height=240, plate_width=100, seconds_per_plate=1, gap_s=0.2,
+            loop=True),
             **cam)},
         tracking=TrackingConfig(stable_frames=3, lost_after_s=0.3),
         mqtt=MqttConfig(port=port, topic_prefix="t/edge", reconnect_min_s=1, reconnect_max_s=1),
@@ -71,14 +72,12 @@ def test_broker_outage_events_spooled_and_delivered_in_order(tmp_path):
     plates = [f"P{i:04d}" for i in range(8)]
     broker = Broker().start()
     try:
-        reader = ScriptedReader(plates)
-        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: reader)
+        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: ScriptedReader(plates))
         broker.stop()                       # down from the start: everything goes to the spool
         th, res = start(d)
-        deadline = time.monotonic() + 15
-        while reader.n < 8 * 31 + 5 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while (d.spool is None or d.spool.depth() < 8) and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(0.5)
         assert d.spool.depth() == 8
         broker.start()
         with Watcher("127.0.0.1", broker.port, ["t/edge/+/plate"]) as w:
