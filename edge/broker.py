@@ -7,6 +7,14 @@
 The config is generated in a temp dir. By default nothing is persisted (an outage loses the
 broker's queues, which is what the daemon's spool must cope with); persistent=True keeps
 subscriptions and queued messages of persistent sessions across stop()/start().
+
+Security (to test the daemon the way a real deployment is set up):
+    Broker(tls=True)                          # TLS listener; broker.ca_file verifies it
+    Broker(users={"edge": "pw"})              # allow_anonymous false, mosquitto_passwd file
+    Broker(tls=True, require_certificate=True)  # clients need a cert signed by the test CA:
+                                              # broker.client_cert / broker.client_key
+The CA, server (CN and SAN 127.0.0.1, localhost) and client certificates are made in the temp
+dir with the `openssl` command; mosquitto_passwd hashes the passwords.
 """
 from __future__ import annotations
 
@@ -35,9 +43,45 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _run(cmd: list[str], cwd: Path) -> None:
+    r = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise RuntimeError(f"{cmd[0]} {cmd[1]} failed ({r.returncode}): {r.stderr.strip()}")
+
+
+def make_test_pki(folder: Path) -> dict[str, Path]:
+    """A throw-away CA plus a server and a client certificate signed by it (EC P-256, 2 days).
+    Returns the paths: ca, server_cert, server_key, client_cert, client_key."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise FileNotFoundError("openssl not found (apt install openssl)")
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _run([openssl, "req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+          "-subj", "/CN=plate-edge test CA"], folder)
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        (folder / f"{name}.ext").write_text(ext + "\n")
+        _run([openssl, "req", "-new", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+              "-subj", f"/CN={'127.0.0.1' if name == 'server' else 'plate-edge-client'}"], folder)
+        _run([openssl, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+              "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext"], folder)
+    return {"ca": folder / "ca.crt", "server_cert": folder / "server.crt", "server_key": folder / "server.key",
+            "client_cert": folder / "client.crt", "client_key": folder / "client.key"}
+
+
+def write_password_file(path: Path, users: dict[str, str]) -> None:
+    """A mosquitto password file (hashed) for these users."""
+    exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    path.touch(mode=0o600)
+    for user, password in users.items():
+        _run([exe, "-b", str(path), user, password], path.parent)
+
+
 class Broker:
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", persistent: bool = False,
-                 extra_config: str = ""):
+                 extra_config: str = "", tls: bool = False, users: dict[str, str] | None = None,
+                 require_certificate: bool = False):
         exe = find_mosquitto()
         if exe is None:
             raise FileNotFoundError("mosquitto not found (apt install mosquitto)")
@@ -47,9 +91,21 @@ class Broker:
         self._dir = Path(tempfile.mkdtemp(prefix="plate-edge-mosquitto-"))
         self.conf = self._dir / "mosquitto.conf"
         self.log_file = self._dir / "mosquitto.log"
+        self.ca_file = self.client_cert = self.client_key = None
+        security = ""
+        if tls or require_certificate:
+            pki = make_test_pki(self._dir / "pki")
+            self.ca_file, self.client_cert, self.client_key = pki["ca"], pki["client_cert"], pki["client_key"]
+            security += (f"cafile {pki['ca']}\ncertfile {pki['server_cert']}\nkeyfile {pki['server_key']}\n"
+                         f"require_certificate {'true' if require_certificate else 'false'}\n")
+        if users:
+            write_password_file(self._dir / "passwd", users)
+            security += f"password_file {self._dir / 'passwd'}\nallow_anonymous false\n"
+        else:
+            security += "allow_anonymous true\n"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            + security +
             # run as ourselves (as root, mosquitto would switch to a user that cannot write here)
             f"user {getpass.getuser()}\n"
             + (f"persistence true\npersistence_location {self._dir}/\n" if persistent else "persistence false\n")

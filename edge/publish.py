@@ -3,7 +3,10 @@ stats, snapshots and Home Assistant discovery (paho-mqtt >= 2, callback API vers
 
 Topics (Frigate-like, under `topic_prefix`):
   <prefix>/status               online | offline, retained; the last will says offline
-  <prefix>/<camera>/plate       one JSON event per vehicle pass, QoS from config, via the spool
+  <prefix>/<camera>/plate       one JSON event per vehicle pass, QoS from config, via the spool,
+                                not retained (a newcomer does not get old passes)
+  <prefix>/<camera>/last_plate  the latest event of the camera, retained, QoS 1: the Home Assistant
+                                sensor's state, so it still shows the last plate after a restart
   <prefix>/<camera>/state       camera state JSON (streaming, reconnecting, ended...), retained
   <prefix>/<camera>/snapshot    JPEG of the plate crop (optional), retained
   <prefix>/stats                periodic JSON statistics
@@ -11,7 +14,18 @@ Topics (Frigate-like, under `topic_prefix`):
 
 Events are written to the spool first and deleted from it only when the broker's PUBACK for
 their message id arrives (on_publish), so outages and restarts lose nothing; a pump thread hands
-spooled messages to paho in order, a bounded number at a time.
+spooled messages to paho in order, a bounded number at a time. last_plate is published by the pump
+right after the event it repeats (so it follows the delivery order, also for events spooled by a
+previous run) and again on every (re)connect.
+
+Delivery is AT-LEAST-ONCE: an event that was in flight when the connection dropped or the daemon
+was killed is sent again, so a subscriber may get it twice. Both copies carry the same `id`
+(a UUID per vehicle pass): de-duplicate on it. last_plate is idempotent (same payload, retained).
+
+Connection failures (refused CONNACK such as a wrong password, TLS errors, broker down) are
+retried by paho with exponential backoff (reconnect_min_s doubling up to reconnect_max_s); the
+reason is logged once per change and kept in `last_error` for stats/status. The password is
+never logged.
 """
 from __future__ import annotations
 
@@ -22,6 +36,7 @@ import os
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 
@@ -72,6 +87,10 @@ class Publisher:
         self._acks: collections.deque[int] = collections.deque()
         self._inflight: dict[int, int] = {}           # paho mid -> spool id
         self._camera_states: dict[str, dict] = {}
+        self._last_plates: dict[str, bytes] = {}      # last_plate topic -> payload, republished on connect
+        self.last_error: str | None = None            # why the last connection attempt failed
+        self.connect_failures = 0                     # consecutive failed attempts
+        self._refused = False
         self._state_lock = threading.Lock()
         self.delivered = 0
         client_id = cfg.client_id or f"plate-edge-{socket.gethostname()}"
@@ -96,6 +115,7 @@ class Publisher:
                               max_delay=max(1, round(cfg.reconnect_max_s)))
         c.max_inflight_messages_set(max(1, cfg.max_inflight))
         c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
 
@@ -111,7 +131,8 @@ class Publisher:
         """Publish offline, give in-flight events up to `timeout` to be acknowledged, disconnect.
         Whatever is not acknowledged stays in the spool for the next run."""
         deadline = time.monotonic() + timeout
-        if self.connected.is_set():
+        was_connected = self.connected.is_set()
+        if was_connected:
             info = self.client.publish(self.status_topic, "offline", qos=1, retain=True)
             self._wake.set()
             while time.monotonic() < deadline and (self._inflight or not info.is_published()):
@@ -128,15 +149,18 @@ class Publisher:
         # it is a daemon thread, so do not let it hold up a stop that must finish within 2 s
         stopper = threading.Thread(target=self.client.loop_stop, daemon=True)
         stopper.start()
-        stopper.join(max(0.3, deadline - time.monotonic() + 0.3))
+        # not connected: nothing to flush, and paho may be sleeping in its reconnect backoff
+        stopper.join(max(0.3, deadline - time.monotonic() + 0.3) if was_connected else 0.1)
 
     # ------------------------------------------------------------------ paho callbacks (paho thread)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.warning("mqtt: connection refused: %s", reason_code)
+            self._refused = True
+            self._connect_failed(f"connection refused by the broker: {reason_code}")
             return
         log.info("mqtt: connected to %s:%d", self.cfg.host, self.cfg.port)
+        self.last_error, self.connect_failures, self._refused = None, 0, False
         client.publish(self.status_topic, "online", qos=1, retain=True)
         if self.cfg.discovery.enabled:
             for cam in self.cameras:
@@ -145,13 +169,37 @@ class Publisher:
             states = dict(self._camera_states)
         for cam, state in states.items():
             client.publish(self._topic(cam, "state"), json.dumps(state), qos=1, retain=True)
+        with self._state_lock:
+            last_plates = list(self._last_plates.items())
+        for topic, payload in last_plates:
+            client.publish(topic, payload, qos=1, retain=True)
         self.connected.set()
         self._wake.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this from inside its `except OSError` around the connect: the error is current
+        exc = sys.exc_info()[1]
+        self._connect_failed(f"cannot connect to {self.cfg.host}:{self.cfg.port}: "
+                             + (f"{type(exc).__name__}: {exc}" if exc else "connection failed"))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected.is_set():
             log.warning("mqtt: disconnected (%s); reconnecting with backoff", reason_code)
+            self.last_error = f"disconnected: {reason_code}"
+        elif self._refused:
+            self._refused = False          # the refusal was reported already
+        elif not self._stop.is_set():
+            # e.g. the broker wants a client certificate: the TLS session ends before CONNACK
+            self._connect_failed(f"connection closed by the broker before it was accepted ({reason_code}); "
+                                 "TLS client certificate or broker settings?")
         self.connected.clear()
+
+    def _connect_failed(self, error: str) -> None:
+        """Remember why; log it when the reason changes (paho retries with backoff)."""
+        self.connect_failures += 1
+        level = logging.WARNING if error != self.last_error else logging.DEBUG
+        log.log(level, "mqtt: %s; retrying with backoff (attempt %d)", error, self.connect_failures)
+        self.last_error = error
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # paho calls this with its own lock held: only record the ack, the pump thread does the rest
@@ -186,7 +234,7 @@ class Publisher:
         d = self.cfg.discovery
         cam = sanitize_topic_part(camera)
         node = sanitize_topic_part(d.node_id)
-        state_topic = self._topic(camera, "plate")
+        state_topic = self._topic(camera, "last_plate")     # retained: HA keeps it across restarts
         payload = {
             "name": f"{camera} plate", "unique_id": f"{node}_{cam}_plate", "object_id": f"{node}_{cam}_plate",
             "state_topic": state_topic, "value_template": "{{ value_json.plate }}",
@@ -239,3 +287,15 @@ class Publisher:
             else:
                 # paho keeps the message and resends it after a reconnect, with the same mid
                 self._inflight[info.mid] = msg.id
+            state_topic = self._last_plate_topic(msg.topic)
+            if state_topic:
+                with self._state_lock:
+                    self._last_plates[state_topic] = msg.payload
+                self.client.publish(state_topic, msg.payload, qos=1, retain=True)
+
+    def _last_plate_topic(self, topic: str) -> str | None:
+        """<prefix>/<camera>/last_plate for a <prefix>/<camera>/plate event topic, else None."""
+        head, sep, leaf = topic.rpartition("/")
+        if leaf != "plate" or not head.startswith(self.prefix + "/") or "/" in head[len(self.prefix) + 1:]:
+            return None
+        return f"{head}/last_plate"

@@ -4,7 +4,8 @@ The crop is dark text on a light background (the localizer inverts light-on-dark
 blobs are chained into text lines (edge.textline); the main line - or two stacked rows - is
 kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
 stickers, state names and slogans (smaller), EU bands and frames (taller or not in line).
-Blobs of touching characters are split at the weakest ink columns.
+Blobs of touching characters are split at the weakest ink columns. Three binarisations of the
+crop each propose a segmentation and the one the others agree with most is kept.
 """
 from __future__ import annotations
 
@@ -23,38 +24,60 @@ def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -
     `char_h` is the expected character height when the caller knows it (the localizer does);
     otherwise characters from 20% to 95% of the crop height are considered.
     """
+    options = _segmentations(crop, cfg, char_h)
+    if not options:
+        return []
+    # each binarisation errs differently (a character merged with the frame in one, a frame piece
+    # kept in another): take the segmentation the others agree with most, ties by geometry
+    votes = [sum(_agreement(a, b) for b in options if b is not a) for a in options]
+    return options[int(np.argmax(votes))]
+
+
+def _segmentations(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None) -> list[list[CharCrop]]:
+    """One segmentation per ink mask that gives a plausible line, best geometry first."""
     if crop.ndim != 2 or min(crop.shape) < 8:
         return []
     if char_h:
         min_h, max_h = 0.65 * char_h, 1.45 * char_h
     else:
         min_h, max_h = 0.2 * crop.shape[0], 0.95 * crop.shape[0]
-    best: tuple[float, list[Line], np.ndarray] | None = None
+    scored = []
     for mask in _masks(crop, char_h or 0.5 * crop.shape[0]):
         blobs = _drop_non_chars(char_blobs(mask, min_h, max_h, max_aspect=4.0), crop.shape)
         rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
                                       height_ratio=cfg.height_ratio), cfg)
         if rows:
-            score = _score(rows, cfg)
-            if best is None or score > best[0]:
-                best = (score, rows, mask)
-    if best is None:
-        return []
-    _, rows, mask = best
+            scored.append((_score(rows, cfg), rows, mask))
+    out: list[list[CharCrop]] = []
+    for _, rows, mask in sorted(scored, key=lambda t: -t[0]):
+        chars = _chars(crop, rows, mask)
+        if cfg.min_chars <= len(chars) <= cfg.max_chars:
+            out.append(chars)
+    return out
+
+
+def _chars(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[CharCrop]:
+    """Character crops of the chosen rows, reading order, touching characters split."""
     rows = [ln for ln in (_same_ink(ln, crop, mask) for ln in rows) if ln is not None]
     chars = []
     for r, line in enumerate(rows):
         for x, y, w, h in _trim_ends(_split_touching(line, mask)):
             patch = ink_patch(crop[y:y + h, x:x + w], dark_ink=True)
             chars.append(CharCrop(box=Box(x, y, w, h), row=r, patch=patch))
-    n = len(chars)
-    return chars if cfg.min_chars <= n <= cfg.max_chars else []
+    return chars
+
+
+def _agreement(a: list[CharCrop], b: list[CharCrop]) -> float:
+    """Share of characters two segmentations have in common (boxes overlapping by half)."""
+    same = sum(any(p.box.iou(q.box) >= 0.5 for q in b) for p in a)
+    return same / max(len(a), len(b))
 
 
 def _masks(crop: np.ndarray, char_h: float) -> list[np.ndarray]:
-    """Two ink masks: local threshold (uneven light, shadows) and Otsu (clean plates, thick strokes)."""
+    """Three ink masks: local thresholds over a wide window (uneven light, shadows) and a narrow
+    one (characters close to the frame, low contrast), and Otsu (clean plates, thick strokes)."""
     _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    return [binarize(crop, char_h * 1.5, dark_ink=True), otsu]
+    return [binarize(crop, char_h * 1.5, dark_ink=True), otsu, binarize(crop, char_h * 0.7, dark_ink=True)]
 
 
 def _drop_non_chars(blobs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -315,6 +315,7 @@ class Daemon:
             "spool_depth": self.spool.depth() if self.spool else 0,
             "spool_dropped": self.spool.dropped if self.spool else 0,
             "mqtt_connected": bool(self.publisher and self.publisher.connected.is_set()),
+            "mqtt_error": self.publisher.last_error if self.publisher else None,   # never the password
             "cpu_percent": round(self.process.cpu_percent(None), 1),
             "rss_mb": round(mem.rss / 2**20, 1),
         }
@@ -323,8 +324,10 @@ class Daemon:
         stats = self.stats()
         if self.publisher:
             self.publisher.publish_stats(stats)
+        mqtt = f"; mqtt: {stats['mqtt_error']}" if stats["mqtt_error"] and not stats["mqtt_connected"] else ""
         self.notifier.status(f"{self.events} events; spool {stats['spool_depth']}; "
-                             + ", ".join(f"{n} {c['state']} {c['fps_processed']} fps" for n, c in stats["cameras"].items()))
+                             + ", ".join(f"{n} {c['state']} {c['fps_processed']} fps" for n, c in stats["cameras"].items())
+                             + mqtt)
 
     # ------------------------------------------------------------------ reload
 

@@ -33,7 +33,8 @@ class Message:
 class Watcher:
     def __init__(self, host: str, port: int, topics: list[str],
                  on_message: Callable[[Message], None] | None = None, client_id: str = "",
-                 clean_session: bool = True):
+                 clean_session: bool = True, username: str | None = None, password: str | None = None,
+                 ca_file=None, cert_file=None, key_file=None):
         # clean_session=False with a fixed client_id: a persistent broker queues messages for us
         # while we are disconnected (used to watch across a broker restart)
         self.topics = topics
@@ -47,6 +48,11 @@ class Watcher:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.reconnect_delay_set(1, 2)
+        if username:
+            self.client.username_pw_set(username, password)
+        if ca_file:       # TLS (cert_file/key_file: client certificate, when the broker wants one)
+            self.client.tls_set(ca_certs=str(ca_file), certfile=str(cert_file) if cert_file else None,
+                                keyfile=str(key_file) if key_file else None)
         self.host, self.port = host, port
 
     def start(self, timeout: float = 10.0) -> "Watcher":
@@ -82,13 +88,29 @@ class Watcher:
         with self._cond:
             return [m for m in self.messages if pred(m)]
 
-    def wait_for(self, pred: Callable[[Message], bool], timeout: float, count: int = 1) -> list[Message]:
-        """Wait until at least `count` messages satisfy pred; returns them (possibly fewer on timeout)."""
+    def wait_for(self, pred: Callable[[Message], bool], timeout: float, count: int = 1,
+                 distinct: Callable[[Message], object] | None = None) -> list[Message]:
+        """Wait until at least `count` messages satisfy pred; returns them (possibly fewer on timeout).
+        With `distinct` (e.g. lambda m: m.json()["id"]), messages with an already seen key are
+        skipped: delivery is at-least-once, so an event may arrive twice with the same id."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 found = [m for m in self.messages if pred(m)]
+                if distinct is not None:
+                    found = _first_of_each(found, distinct)
                 left = deadline - time.monotonic()
                 if len(found) >= count or left <= 0:
                     return found
                 self._cond.wait(min(left, 0.5))
+
+
+def _first_of_each(messages: list[Message], key: Callable[[Message], object]) -> list[Message]:
+    seen: set = set()
+    out = []
+    for m in messages:
+        k = key(m)
+        if k not in seen:
+            seen.add(k)
+            out.append(m)
+    return out

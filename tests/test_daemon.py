@@ -51,11 +51,12 @@ def config(tmp_path: Path, port: int, plates=(), camera: dict | None = None, **e
 class Daemon:
     """`python -m edge.cli run --config F` with its stderr in a file."""
 
-    def __init__(self, cfg: Path):
+    def __init__(self, cfg: Path, env: dict | None = None):
         self.log = cfg.parent / f"daemon-{time.monotonic_ns()}.log"
         self._fh = open(self.log, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-                                     cwd=ROOT, stderr=self._fh, stdout=subprocess.DEVNULL)
+                                     cwd=ROOT, stderr=self._fh, stdout=subprocess.DEVNULL,
+                                     env={**os.environ, **(env or {})})
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -85,8 +86,8 @@ def broker():
 def daemons():
     started: list[Daemon] = []
 
-    def start(cfg: Path) -> Daemon:
-        d = Daemon(cfg)
+    def start(cfg: Path, env: dict | None = None) -> Daemon:
+        d = Daemon(cfg, env)
         started.append(d)
         return d
     yield start
@@ -96,6 +97,10 @@ def daemons():
 
 def plate_msgs(w: Watcher):
     return w.matching(lambda m: m.topic == f"{PREFIX}/gate/plate")
+
+
+def event_id(m):
+    return m.json()["id"]
 
 
 def wait_state(w: Watcher, state: str, timeout: float, count: int = 1):
@@ -138,7 +143,7 @@ def test_broker_restart_mid_run_delivers_everything(tmp_path, broker, daemons):
         assert d.proc.poll() is None
         broker.start()
         w.wait_for(lambda m: False, 0)               # (the watcher reconnects by itself)
-        got = w.wait_for(lambda m: m.topic.endswith("/plate"), 60, count=len(plates))
+        got = w.wait_for(lambda m: m.topic.endswith("/plate"), 60, count=len(plates), distinct=event_id)
         time.sleep(1.0)
         events = [m.json() for m in plate_msgs(w)]
         # at-least-once: a message in flight when the broker died may come twice, with the same id
@@ -173,12 +178,15 @@ def test_sigkill_and_restart_delivers_the_spool_in_order(tmp_path, broker, daemo
     cfg2 = config(tmp_path, broker.port, camera={"source": str(tmp_path / "none.mp4")})
     with Watcher("127.0.0.1", broker.port, [f"{PREFIX}/gate/plate"]) as w:
         d2 = daemons(cfg2)
-        got = w.wait_for(lambda m: True, 30, count=len(plates))
+        got = w.wait_for(lambda m: True, 30, count=len(plates), distinct=event_id)
         assert [m.json()["plate"] for m in got] == plates, d2.text()
         deadline = time.monotonic() + 5
         while Spool(spool_path).depth() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert Spool(spool_path).depth() == 0
+        with Watcher("127.0.0.1", broker.port, [f"{PREFIX}/gate/last_plate"]) as late:   # HA's state
+            last = late.wait_for(lambda m: m.retain, 10)
+            assert last and last[-1].json()["id"] == got[-1].json()["id"]
         assert d2.terminate()[0] == 0
 
 

@@ -123,7 +123,7 @@ def test_discovery_snapshot_and_known_plate(tmp_path):
         th, res = start(d)
         disc = w.wait_for(lambda m: m.topic == "homeassistant/sensor/pi_1/gate_plate/config", 10)
         c = disc[0].json()
-        assert c["state_topic"] == "t/edge/gate/plate" and c["availability_topic"] == "t/edge/status"
+        assert c["state_topic"] == c["json_attributes_topic"] == "t/edge/gate/last_plate" and c["availability_topic"] == "t/edge/status"
         ev = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 10)[0].json()
         assert ev["known"] and ev["known_name"] == "Alice" and ev["known_plate"] == "AB-128"
         snap = w.wait_for(lambda m: m.topic == "t/edge/gate/snapshot", 5)
@@ -158,3 +158,38 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path):
             got.append(sock.recv(4096).decode())
     assert any(m.startswith("READY=1") for m in got) and "WATCHDOG=1" in got
     sock.close()
+
+
+def test_last_plate_retained_for_home_assistant_events_not(tmp_path):
+    """A fresh subscriber (HA after a restart) gets the last plate per camera from the retained
+    last_plate topic, with the event's id; the events themselves are not retained. After a broker
+    restart that lost its retained messages, the daemon publishes last_plate again."""
+    plates = ["AB123", "CD456"]
+    broker = Broker().start()
+    try:
+        with Watcher("127.0.0.1", broker.port, ["t/edge/#"]) as w:
+            d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: ScriptedReader(plates, gap=10**6))
+            th, res = start(d)
+            events = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 15, count=1)
+            assert events and not events[0].retain
+            last = events[0].json()
+            assert w.wait_for(lambda m: m.topic == "t/edge/gate/last_plate" and m.json()["id"] == last["id"], 10)
+
+        def fresh_last_plate():
+            with Watcher("127.0.0.1", broker.port, ["t/edge/+/last_plate", "t/edge/+/plate"]) as fresh:
+                got = fresh.wait_for(lambda m: m.topic.endswith("/last_plate"), 10)
+                time.sleep(0.5)
+                assert not fresh.matching(lambda m: m.topic.endswith("/plate"))   # events: not retained
+                return got
+
+        got = fresh_last_plate()
+        assert got and got[0].retain and got[0].json() == last and last["plate"] == "AB123"
+        broker.stop()                       # not persistent: the retained message is gone ...
+        broker.start()
+        got = fresh_last_plate()            # ... and the daemon publishes it again on reconnect
+        assert got and got[0].json()["id"] == last["id"]
+        d.stop()
+        th.join(3)
+        assert res["rc"] == 0
+    finally:
+        broker.close()
