@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .config import LocalizeConfig
-from .textline import H, W, X, Y, Line, find_lines, stacked
+from .textline import H, W, X, Y, Line, find_lines, median, stacked
 from .types import Box, PlateCandidate
 
 
@@ -91,7 +91,7 @@ class Localizer:
         slope = float(np.average([ln.slope for ln in lines], weights=[len(ln) for ln in lines]))
         theta = math.atan(slope)
         c, s = math.cos(theta), math.sin(theta)
-        char_h = float(np.median(blobs[:, H]))
+        char_h = median(blobs[:, H])
         # corners of every blob in the deskewed frame (u along the text line, v across)
         xs = np.concatenate([blobs[:, X], blobs[:, X] + blobs[:, W]] * 2)
         ys = np.concatenate([blobs[:, Y]] * 2 + [blobs[:, Y] + blobs[:, H]] * 2)

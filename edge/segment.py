@@ -14,7 +14,7 @@ import numpy as np
 
 from .charimg import ink_patch
 from .config import SegmentConfig
-from .textline import H, W, X, Y, Line, binarize, chain_lines, char_blobs, stacked
+from .textline import H, W, X, Y, Line, binarize, chain_lines, char_blobs, median, stacked
 from .types import Box, CharCrop
 
 
@@ -24,53 +24,62 @@ def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -
     `char_h` is the expected character height when the caller knows it (the localizer does);
     otherwise characters from 20% to 95% of the crop height are considered.
     """
-    options = _segmentations(crop, cfg, char_h)
+    if crop.ndim != 2 or min(crop.shape) < 8:
+        return []
+    if char_h:
+        sizes = (0.65 * char_h, 1.45 * char_h)
+    else:
+        char_h, sizes = 0.5 * crop.shape[0], (0.2 * crop.shape[0], 0.95 * crop.shape[0])
+    masks = _masks(crop, char_h)
+    # characters merged with a frame edge in every mask: try again without long straight strokes
+    options = (_segmentations(crop, masks, cfg, sizes)
+               or _segmentations(crop, [_erase_rules(masks[0], char_h)], cfg, sizes))
     if not options:
         return []
     # each binarisation errs differently (a character merged with the frame in one, a frame piece
     # kept in another): take the segmentation the others agree with most, ties by geometry
     votes = [sum(_agreement(a, b) for b in options if b is not a) for a in options]
-    return options[int(np.argmax(votes))]
+    return [CharCrop(box=b, row=r, patch=ink_patch(crop[b.y:b.y + b.h, b.x:b.x + b.w], dark_ink=True))
+            for r, b in options[int(np.argmax(votes))]]
 
 
-def _segmentations(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None) -> list[list[CharCrop]]:
-    """One segmentation per ink mask that gives a plausible line, best geometry first."""
-    if crop.ndim != 2 or min(crop.shape) < 8:
-        return []
-    if char_h:
-        min_h, max_h = 0.65 * char_h, 1.45 * char_h
-    else:
-        min_h, max_h = 0.2 * crop.shape[0], 0.95 * crop.shape[0]
+def _segmentations(crop: np.ndarray, masks: list[np.ndarray], cfg: SegmentConfig,
+                   sizes: tuple[float, float]) -> list[list[tuple[int, Box]]]:
+    """One segmentation (row, box per character) per ink mask that gives a plausible line of
+    characters `sizes` (min, max) tall, best geometry first."""
+    min_h, max_h = sizes
     scored = []
-    for mask in _masks(crop, char_h or 0.5 * crop.shape[0]):
+    for mask in masks:
         blobs = _drop_non_chars(char_blobs(mask, min_h, max_h, max_aspect=4.0), crop.shape)
         rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
                                       height_ratio=cfg.height_ratio), cfg)
         if rows:
             scored.append((_score(rows, cfg), rows, mask))
-    out: list[list[CharCrop]] = []
+    out = []
     for _, rows, mask in sorted(scored, key=lambda t: -t[0]):
-        chars = _chars(crop, rows, mask)
+        chars = _char_boxes(crop, rows, mask)
         if cfg.min_chars <= len(chars) <= cfg.max_chars:
             out.append(chars)
     return out
 
 
-def _chars(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[CharCrop]:
-    """Character crops of the chosen rows, reading order, touching characters split."""
+def _char_boxes(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[tuple[int, Box]]:
+    """(row, box) of each character of the chosen rows, reading order, touching ones split."""
     rows = [ln for ln in (_same_ink(ln, crop, mask) for ln in rows) if ln is not None]
-    chars = []
-    for r, line in enumerate(rows):
-        for x, y, w, h in _trim_ends(_split_touching(line, mask)):
-            patch = ink_patch(crop[y:y + h, x:x + w], dark_ink=True)
-            chars.append(CharCrop(box=Box(x, y, w, h), row=r, patch=patch))
-    return chars
+    return [(r, Box(x, y, w, h)) for r, line in enumerate(rows)
+            for x, y, w, h in _trim_ends(_split_touching(line, mask))]
 
 
-def _agreement(a: list[CharCrop], b: list[CharCrop]) -> float:
+def _agreement(a: list[tuple[int, Box]], b: list[tuple[int, Box]]) -> float:
     """Share of characters two segmentations have in common (boxes overlapping by half)."""
-    same = sum(any(p.box.iou(q.box) >= 0.5 for q in b) for p in a)
-    return same / max(len(a), len(b))
+    pa = np.array([[p.x, p.y, p.x + p.w, p.y + p.h] for _, p in a], np.float64)[:, None]
+    pb = np.array([[q.x, q.y, q.x + q.w, q.y + q.h] for _, q in b], np.float64)[None]
+    iw = np.clip(np.minimum(pa[..., 2], pb[..., 2]) - np.maximum(pa[..., 0], pb[..., 0]), 0, None)
+    ih = np.clip(np.minimum(pa[..., 3], pb[..., 3]) - np.maximum(pa[..., 1], pb[..., 1]), 0, None)
+    area = lambda r: (r[..., 2] - r[..., 0]) * (r[..., 3] - r[..., 1])
+    inter = iw * ih
+    iou = inter / np.maximum(area(pa) + area(pb) - inter, 1e-9)
+    return float((iou >= 0.5).any(axis=1).sum()) / max(len(a), len(b))
 
 
 def _masks(crop: np.ndarray, char_h: float) -> list[np.ndarray]:
@@ -80,12 +89,22 @@ def _masks(crop: np.ndarray, char_h: float) -> list[np.ndarray]:
     return [binarize(crop, char_h * 1.5, dark_ink=True), otsu, binarize(crop, char_h * 0.7, dark_ink=True)]
 
 
+def _erase_rules(mask: np.ndarray, char_h: float) -> np.ndarray:
+    """The mask without horizontal strokes much longer than a character (frame edges, borders),
+    so characters touching them come apart. Slightly slanted edges count too."""
+    thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3)))
+    rules = cv2.morphologyEx(thick, cv2.MORPH_OPEN,
+                             cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(2.5 * char_h)), 1)))
+    return cv2.bitwise_and(mask, cv2.bitwise_not(rules))
+
+
 def _drop_non_chars(blobs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Drop blobs that touch the crop's sides (frame, car body) and solid wide blocks (EU band,
-    stickers): a character is a stroke figure, only a narrow one (I, 1) is nearly solid."""
+    stickers): a character is a stroke figure - bold ones fill up to ~85% of their box - and only
+    a narrow one (I, 1) is nearly solid."""
     x, w, h, area = blobs[:, X], blobs[:, W], blobs[:, H], blobs[:, 4]
     touches = (x <= 0) | (x + w >= shape[1])
-    solid = (area > 0.8 * w * h) & (w > 0.35 * h)
+    solid = (area > 0.9 * w * h) & (w > 0.35 * h)
     return blobs[~touches & ~solid]
 
 
@@ -93,8 +112,8 @@ def _trim_ends(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, i
     """Drop blobs at either end of a line that stand far apart from the rest (screws, frame bits)."""
     while len(boxes) >= 3:
         gaps = [b[0] - (a[0] + a[2]) for a, b in zip(boxes[:-1], boxes[1:])]
-        h = float(np.median([b[3] for b in boxes]))
-        med = float(np.median(gaps))
+        h = median([b[3] for b in boxes])
+        med = median(gaps)
         # a thin bar (frame edge) needs less distance than a full character (separators are wide)
         odd = lambda b, gap: gap > max(1.5 * h, 4.0 * med) or (gap > 0.6 * h and b[2] < 0.2 * h)
         if odd(boxes[0], gaps[0]) and gaps[0] >= gaps[-1]:
@@ -127,10 +146,10 @@ def _aligned(line: Line, tol: float = 0.15) -> Line | None:
     x = b[:, X] + b[:, W] / 2
     top = b[:, Y] - line.slope * x
     bot = b[:, Y] + b[:, H] - line.slope * x
-    ok = (np.abs(top - np.median(top)) <= tol * line.height) & (np.abs(bot - np.median(bot)) <= tol * line.height)
+    ok = (np.abs(top - median(top)) <= tol * line.height) & (np.abs(bot - median(bot)) <= tol * line.height)
     if not ok.any():
         return None
-    return Line(blobs=b[ok], slope=line.slope, height=float(np.median(b[ok][:, H])))
+    return Line(blobs=b[ok], slope=line.slope, height=median(b[ok][:, H]))
 
 
 def _same_ink(line: Line, crop: np.ndarray, mask: np.ndarray) -> Line | None:
@@ -145,10 +164,10 @@ def _same_ink(line: Line, crop: np.ndarray, mask: np.ndarray) -> Line | None:
     bg = float(np.median(paper))
     contrast = []
     for x, y, w, h, _ in line.blobs.astype(int):
-        m = mask[y:y + h, x:x + w] > 0
-        contrast.append(bg - float(crop[y:y + h, x:x + w][m].mean()) if m.any() else 0.0)
+        m = mask[y:y + h, x:x + w]
+        contrast.append(bg - cv2.mean(crop[y:y + h, x:x + w], m)[0] if cv2.countNonZero(m) else 0.0)
     contrast = np.array(contrast)
-    ok = contrast >= 0.5 * float(np.median(contrast))
+    ok = contrast >= 0.5 * median(contrast)
     return Line(blobs=line.blobs[ok], slope=line.slope, height=line.height) if ok.any() else None
 
 
@@ -165,8 +184,9 @@ def _split_touching(line: Line, mask: np.ndarray) -> list[tuple[int, int, int, i
     b = line.blobs[np.argsort(line.blobs[:, X])]
     widths = b[:, W]
     # a character is at most ~0.8 of its height wide; typical width from the narrower blobs
+    # (from all of them for bold, wide fonts)
     normal = widths[widths <= 0.9 * b[:, H]]
-    typ = float(np.median(normal)) if len(normal) else 0.6 * line.height
+    typ = median(normal if len(normal) else widths)
     out = []
     for x, y, w, h, _ in b.astype(int):
         k = int(round(w / max(typ, 1.0)))

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import psutil
 
+from . import malloc
 from .camera import CameraWorker, Frame
 from .config import CameraConfig, Config, ConfigError, load_config
 from .notify import SystemdNotifier
@@ -321,6 +322,7 @@ class Daemon:
         }
 
     def _publish_stats(self) -> None:
+        malloc.trim()
         stats = self.stats()
         if self.publisher:
             self.publisher.publish_stats(stats)
@@ -371,6 +373,7 @@ def run_daemon(cfg: Config, reader_factory: ReaderFactory = default_reader_facto
     if not logging.getLogger().handlers:
         logging.basicConfig(level=cfg.log_level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    malloc.limit_arenas(1)
     daemon = Daemon(cfg, reader_factory)
     previous = {}
     if threading.current_thread() is threading.main_thread():

@@ -6,6 +6,7 @@ height, so the same rules hold for 10 px and 100 px characters.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 import cv2
@@ -40,6 +41,11 @@ class Line:
 
     def __len__(self) -> int:
         return len(self.blobs)
+
+
+def median(values) -> float:
+    """np.median for the handful of numbers a line has, without numpy's per-call overhead."""
+    return float(statistics.median(np.asarray(values, np.float64).ravel().tolist()))
 
 
 def binarize(gray: np.ndarray, char_h: float, dark_ink: bool) -> np.ndarray:
@@ -134,7 +140,7 @@ def stacked(a: Line, b: Line) -> bool:
 def _fit(blobs: np.ndarray) -> Line | None:
     """Least-squares line through the blob centres, dropping height outliers."""
     h = blobs[:, H]
-    med = float(np.median(h))
+    med = median(h)
     blobs = blobs[(h > med / 1.35) & (h < med * 1.35)]
     if len(blobs) < 2:
         return None
@@ -143,7 +149,7 @@ def _fit(blobs: np.ndarray) -> Line | None:
     dx = cx - cx.mean()
     var = float((dx * dx).sum())
     slope = float((dx * (cy - cy.mean())).sum() / var) if var > 0 else 0.0
-    return Line(blobs=blobs, slope=slope, height=float(np.median(blobs[:, H])))
+    return Line(blobs=blobs, slope=slope, height=median(blobs[:, H]))
 
 
 def find_lines(gray: np.ndarray, min_h: float, max_h: float, max_tilt_deg: float,
