@@ -1,5 +1,8 @@
 """Per-stage reading time on generated scenes, one thread: localize, segment, classify, total.
 
+`cpu` is the CPU time of the whole read_frame (thread time): on a shared, busy machine it is the
+better estimate of the wall time on an idle device. The load average is printed for context.
+
   .venv/bin/python bench/speed.py [--model digits|alnum|PATH] [--frames N] [--keras PATH.keras]
 
 Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from edge.synth. When
@@ -9,6 +12,7 @@ model.predict() once per character - is timed on the same characters, as a ratio
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -40,19 +44,23 @@ def main(argv=None) -> int:
     clf = Classifier.load(resolve_model_path(args.model), threads=1)
     reader = Reader(ReaderConfig(), clf)
     rng = np.random.default_rng(7)
-    print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each")
-    print(f"{'size':>10} {'localize':>14} {'segment':>14} {'classify':>14} {'total':>14} "
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
+    print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each; "
+          f"load average {load}")
+    print(f"{'size':>10} {'localize':>14} {'segment':>14} {'classify':>14} {'total':>14} {'cpu':>14} "
           f"{'cls/plate':>9} {'plates':>6}")
     all_patches = []
     for w, h in SIZES:
         frames = [render_scene([random_text(rng), random_text(rng)], rng, size=(w, h)).image
                   for _ in range(args.frames)]
         reader.read_frame(frames[0])  # warm-up
-        t = {k: [] for k in ("localize", "segment", "classify", "total")}
+        t = {k: [] for k in ("localize", "segment", "classify", "total", "cpu")}
         per_plate, plates = [], 0
         for f in frames:
+            c0 = time.thread_time()
             readings = reader.read_frame(f)
-            for k in t:
+            t["cpu"].append((time.thread_time() - c0) * 1000)
+            for k in ("localize", "segment", "classify", "total"):
                 t[k].append(reader.last_timings[k] * 1000)
             chars, n_plates = _segmented(reader, f)
             all_patches.append(chars)

@@ -49,6 +49,7 @@ ARCHS = {
     "mnist-seed": mnist_seed,
     "plate-cnn": plate_cnn,
     "plate-cnn-s": lambda input_shape, num_classes: plate_cnn(input_shape, num_classes, 12),
+    "plate-cnn-m": lambda input_shape, num_classes: plate_cnn(input_shape, num_classes, 20),
     "plate-cnn-l": lambda input_shape, num_classes: plate_cnn(input_shape, num_classes, 24),
 }
 DEFAULT_ARCH = "plate-cnn"

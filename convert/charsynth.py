@@ -1,6 +1,7 @@
 """Synthetic plate characters, cut the way the segmenter cuts them from real plates.
 
-A plate is rendered with edge.synth (random font, colours, weight, spacing), slightly warped,
+A plate is rendered with edge.synth (a font drawn by plate-likeness, random colours, weight,
+width, spacing), slightly warped,
 shrunk to a realistic resolution and damaged (light, blur, noise, JPEG); then each character's
 box, jittered like an imperfect segmentation, goes through edge.charimg.ink_patch and fit_patch.
 """
@@ -15,35 +16,68 @@ from edge.types import Box
 DIGITS = list("0123456789")
 ALNUM = DIGITS + list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
+# How plate-like each installed font is (substring of the lower-case file name -> sampling weight;
+# first match wins). Plates use DIN 1451 (most of Europe), FE-Schrift, Highway-Gothic-like and other
+# condensed grotesques; generic text fonts (footed 1, curly 6, round 0) only add variety.
+FONT_WEIGHTS = (("din", 10.0), ("rg2014", 2.0), ("highway", 2.0),
+                ("robotocondensed", 2.0), ("narrow", 2.0), ("condensed", 1.5), ("bebas", 1.5),
+                ("b612", 1.5), ("mono", 0.3))
+OTHER_FONT_WEIGHT = 0.5
+HERSHEY_SHARE = 0.1  # OpenCV stroke fonts: DIN-like strokes, but their 1 and I are both bare bars
+
+
+def font_weights(fonts: tuple[str, ...]) -> np.ndarray:
+    """Sampling probabilities of `fonts` from FONT_WEIGHTS."""
+    def weight(path: str) -> float:
+        name = path.rsplit("/", 1)[-1].lower()
+        return next((w for key, w in FONT_WEIGHTS if key in name), OTHER_FONT_WEIGHT)
+    w = np.array([weight(f) for f in fonts], np.float64)
+    return w / w.sum()
+
+
+def plate_style(rng: np.random.Generator, fonts: tuple[str, ...], probs: np.ndarray | None = None):
+    """edge.synth's random style with the font drawn by plate-likeness, and condensed/bold variants."""
+    style = synth.random_style(rng, fonts)
+    if fonts and rng.random() >= HERSHEY_SHARE:
+        style.font = fonts[rng.choice(len(fonts), p=font_weights(fonts) if probs is None else probs)]
+    else:
+        style.font = None
+    style.squeeze = float(rng.uniform(0.6, 1.15))
+    style.boxy = float(rng.uniform(0.2, 0.7)) if rng.random() < 0.35 else 0.0
+    style.char_height = int(rng.integers(24, 64))
+    style.stroke = int(round(style.char_height * rng.choice([-0.03, 0, 0, 0, 0.03, 0.05, 0.07])))
+    style.header = ""
+    return style
+
 
 def make_chars(n: int, labels: list[str], seed: int, size: tuple[int, int] = (28, 28),
                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """n patches (uint8, (n, H, W), ink bright on black) and their class indices."""
     rng = np.random.default_rng(seed)
     fonts = synth.find_fonts()
+    probs = font_weights(fonts) if fonts else None
     xs, ys = [], []
     while len(xs) < n:
-        text = "".join(rng.choice(labels, int(rng.integers(4, 9))))
-        for patch, ch in plate_chars(text, rng, fonts, strength):
+        text = "".join(rng.choice(labels, int(rng.integers(4, 9))))  # uniform: classes balanced
+        for patch, ch in plate_chars(text, rng, fonts, strength, probs=probs):
             xs.append(charimg.fit_patch(patch, size))
             ys.append(labels.index(ch))
     return np.stack(xs[:n]), np.array(ys[:n], np.int64)
 
 
 def plate_chars(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
-                strength: float = 1.0, use_segmenter: bool = True) -> list[tuple[np.ndarray, str]]:
+                strength: float = 1.0, use_segmenter: bool = True,
+                probs: np.ndarray | None = None) -> list[tuple[np.ndarray, str]]:
     """Render one damaged plate and cut its characters: [(ink patch, char)], with the reader's
     segmenter when it finds every character, else from the known boxes with a jittered cut."""
-    style = synth.random_style(rng, fonts)
-    style.char_height = int(rng.integers(24, 64))
-    style.header = ""
+    style = plate_style(rng, fonts, probs)
     plate = synth.render_plate(text, rng, style, rows=1)
     image, boxes = _warp(plate.image, plate.char_boxes, rng, strength)
     image, boxes = _resample(image, boxes, rng)
     gray = cv2.cvtColor(synth.degrade(image, rng, strength), cv2.COLOR_BGR2GRAY)
     if not plate.dark_on_light:  # the localizer hands the segmenter dark-on-light crops
         gray = 255 - gray
-    cut = _segmenter_patches(gray, len(plate.text)) if use_segmenter else None
+    cut = _segmenter_patches(gray, boxes) if use_segmenter else None
     if cut is not None:
         return list(zip(cut, plate.text))
     out = []
@@ -53,8 +87,9 @@ def plate_chars(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     return out
 
 
-def _segmenter_patches(gray: np.ndarray, n: int) -> list[np.ndarray] | None:
-    """The reader's own segmentation when it is available and finds exactly n characters."""
+def _segmenter_patches(gray: np.ndarray, boxes: list[Box]) -> list[np.ndarray] | None:
+    """The reader's own segmentation when it is available and its cuts match the known
+    character boxes one to one (a separator or bolt cut as a character would be a wrong label)."""
     try:
         from edge.config import SegmentConfig
         from edge.segment import segment
@@ -64,7 +99,16 @@ def _segmenter_patches(gray: np.ndarray, n: int) -> list[np.ndarray] | None:
         chars = segment(gray, SegmentConfig())
     except Exception:  # a segmenter bug must not stop dataset generation
         return None
-    return [c.patch for c in chars] if len(chars) == n else None
+    if len(chars) != len(boxes) or not all(_same_char(c.box, b) for c, b in zip(chars, boxes)):
+        return None
+    return [c.patch for c in chars]
+
+
+def _same_char(cut: Box, true: Box) -> bool:
+    """The cut's centre lies in the true box and it covers at least half of its height."""
+    cx, cy = cut.x + cut.w / 2, cut.y + cut.h / 2
+    return (true.x - 1 <= cx <= true.x + true.w + 1 and true.y - 1 <= cy <= true.y + true.h + 1
+            and cut.h >= 0.5 * true.h)
 
 
 def _warp(image: np.ndarray, boxes: list[Box], rng, strength: float):
@@ -90,14 +134,15 @@ def _warp(image: np.ndarray, boxes: list[Box], rng, strength: float):
 
 
 def _resample(image: np.ndarray, boxes: list[Box], rng):
-    """Shrink to a camera-like character height (10-50 px), sometimes blown up again."""
+    """Shrink to a camera-like character height (10-50 px, half of them a blurry 11-22 px),
+    sometimes blown up again."""
     char_h = np.median([b.h for b in boxes])
-    target = rng.uniform(10, 50)
+    target = rng.uniform(11, 22) if rng.random() < 0.5 else rng.uniform(18, 50)
     s = min(1.0, target / char_h)
     if s > 0.95:
         return image, boxes
     small = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    if rng.random() < 0.3:  # upscaled by the localizer's rectification
+    if rng.random() < 0.4:  # upscaled by the localizer's rectification
         small = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
         return small, boxes
     scaled = [Box(int(b.x * s), int(b.y * s), max(1, int(np.ceil((b.x + b.w) * s)) - int(b.x * s)),

@@ -36,6 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--size", type=int, nargs=2, default=(28, 28), metavar=("H", "W"))
+    p.add_argument("--lr-schedule", choices=("plateau", "cosine"), default="plateau",
+                   help="plateau: cut the rate when validation stalls; cosine: decay to 1%% over --epochs")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="e.g. 0.1: softer targets for look-alikes (0/O, 1/I) that some fonts draw alike")
     p.add_argument("--no-augment", action="store_true", help="no random affine augmentation")
     p.add_argument("--eval", action="append", default=[],
                    help="extra test set NAME=SPEC, e.g. mnist-test=mnist-test:DIR (never trained on)")
@@ -70,7 +74,8 @@ def make_pipeline(ds: datasets.Dataset, batch: int, seed: int, augment: bool, sh
     import keras
     import tensorflow as tf
     x = ds.x[..., None].astype(np.float32) / 255.0
-    pipe = tf.data.Dataset.from_tensor_slices((x, ds.y))
+    y = np.eye(len(ds.labels), dtype=np.float32)[ds.y]  # one-hot, so label smoothing applies
+    pipe = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         pipe = pipe.shuffle(len(ds.y), seed=seed, reshuffle_each_iteration=True)
     pipe = pipe.batch(batch)
@@ -104,14 +109,20 @@ def main(argv=None) -> int:
     print(f"training on {len(train)} samples: {train.description} ({time.time() - t0:.0f}s to load)", flush=True)
 
     model = archs.build(args.arch, (*args.size, 1), len(labels))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    lr = 1e-3
+    if args.lr_schedule == "cosine":
+        steps = args.epochs * -(-len(train) // args.batch_size)
+        lr = keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.01)
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     callbacks = [
         keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(str(out / "model.keras"), save_best_only=True),
-        keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=2, min_lr=1e-5),
         keras.callbacks.CSVLogger(str(out / "history.csv")),
     ]
+    if args.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=2, min_lr=1e-5))
     hist = model.fit(make_pipeline(train, args.batch_size, args.seed, not args.no_augment, True),
                      validation_data=make_pipeline(val, 512, args.seed, False, False),
                      epochs=args.epochs, callbacks=callbacks, verbose=2)
@@ -119,7 +130,8 @@ def main(argv=None) -> int:
 
     report = evaluate(model, labels, held, evals, out)
     report.update(arch=args.arch, params=model.count_params(), labels=labels, input_size=list(args.size),
-                  seed=args.seed, data=args.data, training_data=train.description, train_samples=len(train),
+                  seed=args.seed, data=args.data, label_smoothing=args.label_smoothing,
+                  lr_schedule=args.lr_schedule, training_data=train.description, train_samples=len(train),
                   epochs_run=len(hist.history["loss"]), seconds=round(time.time() - t0, 1),
                   history={k: [round(float(v), 5) for v in vs] for k, vs in hist.history.items()})
     rng = np.random.default_rng(args.seed)

@@ -56,6 +56,7 @@ class LocalizeConfig:
     pad_y: float = 0.35             # plate outline above/below the characters, in character heights
     crop_pad_x: float = 3.0         # crop for the segmenter: wider, so characters missed here are kept
     crop_pad_y: float = 0.5
+    min_edge_contrast: float = 0.03  # frames: drop text with no plate outline near it (0: keep all)
 
     def validate(self) -> None:
         if not 8 <= self.min_plate_width <= self.max_plate_width:

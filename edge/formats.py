@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ALNUM = string.digits + string.ascii_uppercase
+SMOOTHING = 1e-7   # added to every probability before formats weigh them
 
 
 @dataclass
@@ -133,12 +134,15 @@ class FormatSet:
         idx = probs.argmax(axis=1)
         plain = Decoded("".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)], None)
         best, best_score = None, -np.inf
-        logp = np.log(np.clip(probs, 1e-9, 1.0))
+        # additive smoothing: quantized models output exact zeros, and a position where every
+        # allowed label scored zero must read as "any of them, equally likely", not impossible
+        smooth = (probs + SMOOTHING) / (1.0 + SMOOTHING * probs.shape[1])
+        logp = np.log(smooth)
         for name, _, regex in self.formats:
             items = self._items[name]
             if items is None:
                 if regex.fullmatch(plain.text):
-                    score = float(sum(np.log(max(p, 1e-9)) for p in plain.char_probs))
+                    score = float(logp[np.arange(len(idx)), idx].sum())
                     if score > best_score:
                         best, best_score = Decoded(plain.text, plain.char_probs, name), score
                 continue
@@ -152,8 +156,8 @@ class FormatSet:
                         best_score = score
                         # the probability of each choice given that the format holds there
                         allowed = np.isfinite(masked)
-                        mass = np.where(allowed, probs, 0.0).sum(axis=1)
-                        best = Decoded(text, [float(probs[r, i] / max(mass[r], 1e-9))
+                        mass = np.where(allowed, smooth, 0.0).sum(axis=1)
+                        best = Decoded(text, [float(smooth[r, i] / mass[r])
                                               for r, i in enumerate(choice)], name)
         return best if best is not None else plain
 

@@ -13,8 +13,9 @@ Topics (Frigate-like, under `topic_prefix`):
   <discovery prefix>/sensor/<node_id>/<camera>_plate/config   Home Assistant discovery, retained
 
 Events are written to the spool first and deleted from it only when the broker's PUBACK for
-their message id arrives (on_publish), so outages and restarts lose nothing; a pump thread hands
-spooled messages to paho in order, a bounded number at a time. last_plate is published by the pump
+their message id arrives (on_publish), so outages and restarts lose nothing; spooled messages
+are handed to paho in order, a bounded number at a time, by whichever thread holds the send lock:
+the one that produced the event when it is free (no hand-off), else the pump thread. last_plate is published by the pump
 right after the event it repeats (so it follows the delivery order, also for events spooled by a
 previous run) and again on every (re)connect.
 
@@ -86,6 +87,7 @@ class Publisher:
         self._stop = threading.Event()
         self._acks: collections.deque[int] = collections.deque()
         self._inflight: dict[int, int] = {}           # paho mid -> spool id
+        self._send_lock = threading.Lock()            # one sender at a time: keeps spool order
         self._camera_states: dict[str, dict] = {}
         self._last_plates: dict[str, bytes] = {}      # last_plate topic -> payload, republished on connect
         self.last_error: str | None = None            # why the last connection attempt failed
@@ -142,7 +144,8 @@ class Publisher:
         self._stop.set()
         self._wake.set()
         self._pump_thread.join(max(0.0, deadline - time.monotonic()) + 0.2)
-        self._process_acks()
+        with self._send_lock:
+            self._process_acks()
         self.connected.clear()          # an intended disconnect: not worth a warning
         self.client.disconnect()
         # paho's loop thread may sit in a connect attempt to an unreachable host for seconds;
@@ -209,8 +212,18 @@ class Publisher:
     # ------------------------------------------------------------------ publishing
 
     def publish_event(self, camera: str, event_json: dict) -> None:
-        """Spool the event (durable) and wake the pump that delivers it."""
+        """Spool the event (durable), then hand it to paho from this thread when nobody else is
+        sending (one thread hand-off less per event: under CPU load each costs milliseconds);
+        otherwise the pump delivers it."""
         self.spool.put(self._topic(camera, "plate"), json.dumps(event_json).encode(), qos=self.cfg.qos)
+        if self.connected.is_set() and self._send_lock.acquire(blocking=False):
+            try:
+                self._deliver()
+                return
+            except Exception:   # e.g. a transient SQLite error: the pump retries
+                log.exception("mqtt: delivery error; the pump will retry")
+            finally:
+                self._send_lock.release()
         self._wake.set()
 
     def publish_snapshot(self, camera: str, jpeg: bytes) -> None:
@@ -257,12 +270,17 @@ class Publisher:
             self._wake.wait(0.5)
             self._wake.clear()
             try:
-                self._process_acks()
-                if self.connected.is_set():
-                    self._send_pending()
+                with self._send_lock:
+                    self._deliver()
             except Exception:   # e.g. a transient SQLite error: keep the pump alive
                 log.exception("mqtt: delivery pump error")
                 time.sleep(0.5)
+
+    def _deliver(self) -> None:
+        """Caller holds _send_lock."""
+        self._process_acks()
+        if self.connected.is_set():
+            self._send_pending()
 
     def _process_acks(self) -> None:
         while self._acks:

@@ -4,10 +4,14 @@ The crop is dark text on a light background (the localizer inverts light-on-dark
 blobs are chained into text lines (edge.textline); the main line - or two stacked rows - is
 kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
 stickers, state names and slogans (smaller), EU bands and frames (taller or not in line).
-Blobs of touching characters are split at the weakest ink columns. Three binarisations of the
-crop each propose a segmentation and the one the others agree with most is kept.
+Blobs of touching characters are split at the weakest ink columns; a character merged with
+something above or below the line (header text, frame, bolt) is recovered by cutting the mask to
+the line's band. Three binarisations of the crop each propose a segmentation and the one the
+others agree with most is kept.
 """
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -30,10 +34,10 @@ def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -
         sizes = (0.65 * char_h, 1.45 * char_h)
     else:
         char_h, sizes = 0.5 * crop.shape[0], (0.2 * crop.shape[0], 0.95 * crop.shape[0])
-    masks = _masks(crop, char_h)
-    # characters merged with a frame edge in every mask: try again without long straight strokes
-    options = (_segmentations(crop, masks, cfg, sizes)
-               or _segmentations(crop, [_erase_rules(masks[0], char_h)], cfg, sizes))
+    options = _segmentations(crop, _masks(crop, char_h), cfg, sizes)
+    if not options:  # characters merged with a frame edge in every mask: remove long strokes
+        options = _segmentations(crop, [_erase_rules(binarize(crop, char_h * 1.5, dark_ink=True), char_h)],
+                                 cfg, sizes)
     if not options:
         return []
     # each binarisation errs differently (a character merged with the frame in one, a frame piece
@@ -43,24 +47,69 @@ def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -
             for r, b in options[int(np.argmax(votes))]]
 
 
-def _segmentations(crop: np.ndarray, masks: list[np.ndarray], cfg: SegmentConfig,
+def _segmentations(crop: np.ndarray, masks: Iterable[np.ndarray], cfg: SegmentConfig,
                    sizes: tuple[float, float]) -> list[list[tuple[int, Box]]]:
     """One segmentation (row, box per character) per ink mask that gives a plausible line of
     characters `sizes` (min, max) tall, best geometry first."""
-    min_h, max_h = sizes
-    scored = []
+    found = []
     for mask in masks:
-        blobs = _drop_non_chars(char_blobs(mask, min_h, max_h, max_aspect=4.0), crop.shape)
-        rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
-                                      height_ratio=cfg.height_ratio), cfg)
-        if rows:
-            scored.append((_score(rows, cfg), rows, mask))
-    out = []
-    for _, rows, mask in sorted(scored, key=lambda t: -t[0]):
-        chars = _char_boxes(crop, rows, mask)
-        if cfg.min_chars <= len(chars) <= cfg.max_chars:
-            out.append(chars)
-    return out
+        seg = _segmentation(crop, mask, cfg, sizes)
+        if seg is not None:
+            found.append(seg)
+        if len(found) == 2 and _agreement(found[0][1], found[1][1]) == 1.0:
+            break  # two masks that agree outvote any further one: no need to make it
+    return [boxes for _, boxes in sorted(found, key=lambda t: -t[0])]
+
+
+def _segmentation(crop: np.ndarray, mask: np.ndarray, cfg: SegmentConfig,
+                  sizes: tuple[float, float]) -> tuple[float, list[tuple[int, Box]]] | None:
+    """(geometry score, characters) of the main text line(s) in one ink mask, if plausible."""
+    blobs = _drop_non_chars(char_blobs(mask, sizes[0], sizes[1], max_aspect=4.0), crop.shape)
+    rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
+                                  height_ratio=cfg.height_ratio), cfg)
+    if not rows:
+        return None
+    if len(rows) == 1:
+        rows = [_fill_gaps(rows[0], mask, sizes)]
+    chars = _char_boxes(crop, rows, mask)
+    return (_score(rows, cfg), chars) if cfg.min_chars <= len(chars) <= cfg.max_chars else None
+
+
+def _fill_gaps(line: Line, mask: np.ndarray, sizes: tuple[float, float], margin: float = 0.1) -> Line:
+    """The line plus characters inside it that were merged with something above or below (header
+    text, frame, bolts): they come apart when the mask is cut to the band between the line's top
+    and bottom (plus `margin` character heights). Only gaps between the line's own characters are
+    searched - at its ends such a cut would turn frame edges into characters."""
+    b = line.blobs
+    x = b[:, X] + b[:, W] / 2
+    top = median(b[:, Y] - line.slope * x) - margin * line.height
+    bot = median(b[:, Y] + b[:, H] - line.slope * x) + margin * line.height
+    x0, x1 = int(b[:, X].min()), int((b[:, X] + b[:, W]).max())
+    yy, xx = np.mgrid[0:mask.shape[0], x0:x1]
+    v = yy - line.slope * xx
+    band = np.where((v >= top) & (v <= bot), mask[:, x0:x1], 0).astype(np.uint8)
+    found = char_blobs(band, sizes[0], sizes[1], max_aspect=4.0)
+    found[:, X] += x0
+    inside = (found[:, X] > x0) & (found[:, X] + found[:, W] < x1)
+    new = [f for f in found[inside] if not _overlaps_any(f, b) and _was_cut(f, mask, band, x0)]
+    if not new:
+        return line
+    return Line(blobs=np.concatenate([b, np.array(new, np.float32)]), slope=line.slope, height=line.height)
+
+
+def _was_cut(blob: np.ndarray, mask: np.ndarray, band: np.ndarray, x0: int) -> bool:
+    """Whether the band cut the blob off ink above or below it (so it was merged with that)."""
+    x, y, w, h = (int(v) for v in blob[:4])
+    cols = slice(x, x + w)
+    above = y > 0 and bool(mask[y - 1, cols].any()) and not band[y - 1, x - x0:x - x0 + w].any()
+    below = y + h < mask.shape[0] and bool(mask[y + h, cols].any()) and not band[y + h, x - x0:x - x0 + w].any()
+    return above or below
+
+
+def _overlaps_any(blob: np.ndarray, blobs: np.ndarray) -> bool:
+    """Whether the blob shares a third of its columns with any of `blobs`."""
+    common = np.minimum(blob[X] + blob[W], blobs[:, X] + blobs[:, W]) - np.maximum(blob[X], blobs[:, X])
+    return bool(np.any(common > blob[W] / 3))
 
 
 def _char_boxes(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[tuple[int, Box]]:
@@ -82,11 +131,13 @@ def _agreement(a: list[tuple[int, Box]], b: list[tuple[int, Box]]) -> float:
     return float((iou >= 0.5).any(axis=1).sum()) / max(len(a), len(b))
 
 
-def _masks(crop: np.ndarray, char_h: float) -> list[np.ndarray]:
-    """Three ink masks: local thresholds over a wide window (uneven light, shadows) and a narrow
-    one (characters close to the frame, low contrast), and Otsu (clean plates, thick strokes)."""
-    _, otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    return [binarize(crop, char_h * 1.5, dark_ink=True), otsu, binarize(crop, char_h * 0.7, dark_ink=True)]
+def _masks(crop: np.ndarray, char_h: float) -> Iterator[np.ndarray]:
+    """Three ink masks, made as needed: local thresholds over a wide window (uneven light,
+    shadows), Otsu (clean plates, thick strokes) and a narrow window (characters close to the
+    frame, low contrast)."""
+    yield binarize(crop, char_h * 1.5, dark_ink=True)
+    yield cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1]
+    yield binarize(crop, char_h * 0.7, dark_ink=True)
 
 
 def _erase_rules(mask: np.ndarray, char_h: float) -> np.ndarray:

@@ -53,6 +53,7 @@ class PlateStyle:
     spacing: float = 0.12            # gap between characters, fraction of char_height
     squeeze: float = 1.0             # horizontal glyph scale (condensed < 1 < wide)
     stroke: int = 0                  # >0 thicker, <0 thinner (pixels of dilation / erosion)
+    boxy: float = 0.0                # 0..1: bends round glyphs towards rounded rectangles
     separator: str = ""              # "", "-", ".", " " or "emblem": drawn between groups
     border: bool = True
     bolts: bool = False
@@ -253,6 +254,8 @@ def _draw_line(line: str, style: PlateStyle, rng: np.random.Generator) -> tuple[
 
 
 def _shape_glyph(mask: np.ndarray, style: PlateStyle) -> np.ndarray:
+    if style.boxy > 0.01:
+        mask = _boxy(mask, style.boxy)
     if abs(style.squeeze - 1.0) > 0.02:
         w = max(1, round(mask.shape[1] * style.squeeze))
         mask = cv2.resize(mask, (w, mask.shape[0]), interpolation=cv2.INTER_AREA)
@@ -262,11 +265,25 @@ def _shape_glyph(mask: np.ndarray, style: PlateStyle) -> np.ndarray:
                                   abs(style.stroke), cv2.BORDER_CONSTANT, value=0)
         op = cv2.dilate if style.stroke > 0 else cv2.erode
         shaped = op(mask, k)
-        if shaped.max() > 60:  # never erode a thin glyph away
+        if shaped.max() > 60 and shaped.sum() > 0.5 * mask.sum():  # never erode a thin glyph away
             mask = shaped
         ys, xs = np.nonzero(mask > 40)
         mask = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     return mask
+
+
+def _boxy(mask: np.ndarray, t: float) -> np.ndarray:
+    """Squircle warp of the glyph's box: the inscribed ellipse moves towards the box edges, so
+    an O becomes a rounded rectangle (boxy plate typefaces such as FE-Schrift) at t = 1."""
+    h, w = mask.shape
+    v, u = np.mgrid[0:h, 0:w].astype(np.float32)
+    u = (u + 0.5) / w * 2 - 1
+    v = (v + 0.5) / h * 2 - 1
+    x = u * np.sqrt(np.clip(1 - t * v * v / 2, 0, 1))
+    y = v * np.sqrt(np.clip(1 - t * u * u / 2, 0, 1))
+    map_x = ((x + 1) / 2 * w - 0.5).astype(np.float32)
+    map_y = ((y + 1) / 2 * h - 0.5).astype(np.float32)
+    return cv2.remap(mask, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
 
 
 def _separator_index(line: str) -> int:

@@ -74,8 +74,9 @@ def char_blobs(mask: np.ndarray, min_h: float, max_h: float, max_aspect: float =
     _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     s = stats[1:]
     w, h, area = s[:, W], s[:, H], s[:, AREA]
+    # solid blocks are not characters, except narrow bars (1, I in plain bold fonts)
     keep = ((h >= min_h) & (h <= max_h) & (w <= max_aspect * h) & (w * 8 >= h)
-            & (area >= 0.12 * w * h) & (area <= 0.95 * w * h))
+            & (area >= 0.12 * w * h) & ((area <= 0.95 * w * h) | (w <= 0.35 * h)))
     return s[keep].astype(np.float32)
 
 

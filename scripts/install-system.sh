@@ -2,7 +2,10 @@
 # System packages the project needs: a Mosquitto broker for the demo and tests, fonts for the
 # synthetic plate renderer, and Python's venv module. Uses sudo when not run as root.
 set -euo pipefail
-PACKAGES=(mosquitto python3-venv fonts-dejavu-core fonts-liberation fonts-freefont-ttf)
+# The fonts define the synthetic training data: rebuilding the shipped models needs this same set.
+FONTS=(fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf fonts-urw-base35
+       fonts-roboto-unhinted fonts-b612 fonts-bebas-neue fonts-opendin fonts-roadgeek)
+PACKAGES=(mosquitto openssl python3-venv "${FONTS[@]}")
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -60,6 +60,7 @@ def test_events_status_stats_and_clean_stop(tmp_path):
         stats = w.wait_for(lambda m: m.topic == "t/edge/stats", 5)[0].json()
         assert {"cameras", "latency_ms", "spool_depth", "cpu_percent", "rss_mb"} <= set(stats)
         assert "dropped_frames" in stats["cameras"]["gate"]
+        assert stats["mqtt_connected"] and stats["mqtt_error"] is None
         t0 = time.monotonic()
         d.stop()
         th.join(3)
@@ -193,3 +194,10 @@ def test_last_plate_retained_for_home_assistant_events_not(tmp_path):
         assert res["rc"] == 0
     finally:
         broker.close()
+
+
+def test_malloc_tuning_is_harmless():
+    from edge import malloc
+
+    malloc.limit_arenas(4)      # glibc: accepted; elsewhere a no-op
+    malloc.trim()

@@ -35,7 +35,7 @@ def watcher(broker: Broker, topics) -> Watcher:
 @needs_model
 @pytest.mark.parametrize("source", ["file", "env"])
 def test_tls_with_password_from_file_or_environment(tmp_path, daemons, source):
-    with Broker(tls=True, users={USER: PASSWORD, "watcher": "x"}) as broker, \
+    with Broker(tls=True, users={USER: PASSWORD}) as broker, \
             watcher(broker, [f"{PREFIX}/#"]) as w:
         if source == "file":
             (tmp_path / "mqtt.pw").write_text(PASSWORD + "\n")

@@ -70,3 +70,15 @@ def test_unsupported_regex_still_rejects():
 def test_bad_pattern_is_a_config_error():
     with pytest.raises(ConfigError, match="formats"):
         parse_config({"reader": {"formats": [{"name": "x", "pattern": "[A-Z"}]}})
+
+
+def test_a_position_no_allowed_label_scored_is_uncertain_not_impossible():
+    """Quantized models output exact zeros: a letter read where the format wants a digit gives
+    that position an even chance among the digits, so the reading survives with a low score."""
+    probs = np.zeros((7, len(LABELS)), np.float32)
+    for i, ch in enumerate("ABC123I"):
+        probs[i, LABELS.index(ch)] = 1.0
+    dec = FormatSet([PlateFormat("br", "^[A-Z]{3}[0-9]{4}$")], LABELS).decode(probs)
+    assert dec.format == "br" and dec.text[:6] == "ABC123" and dec.text[6].isdigit()
+    assert dec.char_probs[:6] == pytest.approx([1.0] * 6, abs=1e-4)
+    assert dec.char_probs[6] == pytest.approx(0.1)

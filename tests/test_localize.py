@@ -94,3 +94,19 @@ def test_blank_frames_have_no_plates(img):
 def test_noise_does_not_crash():
     img = np.random.default_rng(0).integers(0, 256, (720, 1280), dtype=np.uint8)
     assert isinstance(Localizer(LocalizeConfig()).find(img), list)
+
+
+def test_text_without_a_plate_outline_is_not_a_plate():
+    """Writing on a plain surface (wall, sign, truck side) has no plate edge near it."""
+    rng = np.random.default_rng(8)
+    canvas = np.full((600, 900, 3), 150, np.uint8)
+    cv2.putText(canvas, "KA4271", (250, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (30, 30, 30), 5, cv2.LINE_AA)
+    plate = render_plate("KA4271", rng, style=PlateStyle(char_height=36))
+    ph, pw = plate.image.shape[:2]
+    canvas[400:400 + ph, 250:250 + pw] = plate.image
+    gray = _gray(canvas)
+    plain_text = Box(240, 150, 300, 70)
+    assert any(c.box.iou(plain_text) > 0.3 for c in Localizer(LocalizeConfig(min_edge_contrast=0.0)).find(gray))
+    cands = Localizer(LocalizeConfig()).find(gray)
+    assert not any(c.box.iou(plain_text) > 0.3 for c in cands)
+    assert any(c.box.y > 380 for c in cands)   # the plate is still found

@@ -90,3 +90,32 @@ def test_characters_touching_a_frame_edge_are_kept():
         cv2.line(gray, (0, bottom), (gray.shape[1], bottom), int(np.percentile(gray, 2)), 3)
         ok += len(segment(gray, SegmentConfig())) == len(plate.char_boxes)
     assert ok >= 14, ok
+
+
+def test_a_character_merged_with_something_above_it_is_kept():
+    """Header text or a bolt touching one character must not lose that character."""
+    rng = np.random.default_rng(23)
+    fonts = find_fonts()
+    ok = 0
+    for i in range(20):
+        style = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=40, border=False)
+        plate = render_plate(random_text(rng, "LLLDDDD"), rng, style=style)
+        gray = _gray(plate)
+        b = plate.char_boxes[2]
+        cv2.rectangle(gray, (b.x, max(0, b.y - b.h // 2)), (b.x + b.w, b.y + 2), int(np.percentile(gray, 2)), -1)
+        ok += len(segment(gray, SegmentConfig())) == len(plate.char_boxes)
+    assert ok >= 14, ok
+
+
+def test_solid_bars_count_as_characters():
+    """In plain bold fonts 1 and I are solid rectangles; they are characters, not blocks."""
+    img = np.full((80, 300), 230, np.uint8)
+    x = 20
+    for ch in "4I7I":
+        if ch == "I":
+            cv2.rectangle(img, (x + 8, 31), (x + 14, 59), 20, -1)   # as tall as the digits
+        else:
+            cv2.putText(img, ch, (x, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.45, 20, 5, cv2.LINE_AA)
+        x += 40
+    chars = segment(img, SegmentConfig())
+    assert len(chars) == 4, [c.box for c in chars]
