@@ -163,8 +163,8 @@ def _edge_contrast(gray, c, s, cx0, cy0, extent, char_h) -> float:
         return 0.0
     rows = band.mean(axis=1)
     text = band[n:len(band) - n].ravel()
-    k = [int(0.1 * (text.size - 1)), int(0.9 * (text.size - 1))]
-    lo, hi = np.partition(text, k)[k]
+    q = [int(0.1 * (text.size - 1)), int(0.9 * (text.size - 1))]
+    lo, hi = np.partition(text, q)[q]
     contrast = float(hi) - float(lo) + 1.0
     steps = np.abs(rows[d:] - rows[:-d])
     # steps[i] spans rows i..i+d: keep those wholly outside the text, not at its own edge
