@@ -32,6 +32,39 @@ class Decoded:
     format: str | None       # name of the matching format, None if none matched / none given
 
 
+def settle_group_types(probs: np.ndarray, labels: list[str], groups: list[list[int]],
+                       min_share: float = 0.05) -> Decoded:
+    """Best text for (N, C) probabilities when no plate format applies, using the grouping of
+    the characters: most plate systems keep letters and digits in separate groups (ABC 1234,
+    AB-123-CD, M AB 1234), so in a group of three or more whose settled members are all one type,
+    a member that could be either type reads as the best label of the group's type.
+
+    A character is settled when the other type has less than `min_share` of its probability,
+    and ambiguous otherwise. A group needs at least two settled members, half of it or more, and
+    no settled member of the other type (mixed groups such as UK AB12 or Mercosur ABC1D23 are
+    left alone). A switched character's probability is conditional on its type, as with formats.
+    """
+    idx = probs.argmax(axis=1)
+    char_probs = [float(probs[r, i]) for r, i in enumerate(idx)]
+    is_letter = np.array([lab.isalpha() for lab in labels])
+    letter_mass = probs[:, is_letter].sum(axis=1)
+    digit_mass = probs[:, ~is_letter].sum(axis=1)
+    settled = np.where(digit_mass < min_share, 1, np.where(letter_mass < min_share, 0, -1))  # 1 letter, 0 digit
+    for group in groups:
+        types = settled[group]
+        kinds = set(types[types >= 0].tolist())
+        n_settled = int((types >= 0).sum())
+        if len(group) < 3 or len(kinds) != 1 or n_settled < max(2, len(group) / 2):
+            continue
+        want = is_letter if kinds.pop() == 1 else ~is_letter
+        for r in group:
+            if settled[r] < 0 and not want[idx[r]]:
+                choice = np.where(want, probs[r], -1.0).argmax()
+                idx[r] = choice
+                char_probs[r] = float(probs[r, choice] / probs[r, want].sum())
+    return Decoded("".join(labels[i] for i in idx), char_probs, None)
+
+
 class UnsupportedPattern(ValueError):
     pass
 

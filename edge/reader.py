@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 
 from .config import ReaderConfig
-from .formats import FormatSet
+from .formats import FormatSet, settle_group_types
 from .localize import Localizer
-from .segment import segment
+from .segment import char_groups, segment
 from .types import Box, CharCrop, PlateCandidate, PlateReading
 
 
@@ -78,6 +78,8 @@ class Reader:
         dec = self.formats.decode(probs)
         if self.formats and dec.format is None and cfg.reject_unmatched:
             return None
+        if dec.format is None:
+            dec = settle_group_types(probs, self.classifier.labels, char_groups(chars))
         conf = float(np.exp(np.mean(np.log(np.clip(dec.char_probs, 1e-9, 1.0)))))
         if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
             return None

@@ -258,3 +258,28 @@ def _split_touching(line: Line, mask: np.ndarray) -> list[tuple[int, int, int, i
             if e - a >= 2 and len(rows_on):
                 out.append((x + a, y + int(rows_on[0]), e - a, int(rows_on[-1] - rows_on[0] + 1)))
     return out
+
+
+def char_groups(chars: list[CharCrop]) -> list[list[int]]:
+    """Indices of the characters (reading order) split into groups at row breaks and at gaps
+    clearly wider than the usual gap between neighbours (spaces, hyphens, seals between groups).
+
+    A narrow glyph (1, I) is counted as if it were as wide as a typical character, centred: plate
+    fonts give it the usual advance, and its wide bare sides are no separator.
+    """
+    if not chars:
+        return []
+    h = median([c.box.h for c in chars])
+    typ_w = median([c.box.w for c in chars])
+    pad = [max(0.0, typ_w - c.box.w) / 2 for c in chars]
+    same_row = [a.row == b.row for a, b in zip(chars[:-1], chars[1:])]
+    gaps = [b.box.x - (a.box.x + a.box.w) - pa - pb
+            for a, b, pa, pb in zip(chars[:-1], chars[1:], pad[:-1], pad[1:])]
+    row_gaps = [g for g, s in zip(gaps, same_row) if s]
+    usual = median(row_gaps) if row_gaps else 0.0
+    groups = [[0]]
+    for i, (g, s) in enumerate(zip(gaps, same_row), start=1):
+        if not s or g - usual > max(usual, 0.2 * h):
+            groups.append([])
+        groups[-1].append(i)
+    return groups

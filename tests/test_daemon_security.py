@@ -13,7 +13,7 @@ import pytest
 from edge.broker import Broker, find_mosquitto
 from edge.service import Daemon as ServiceDaemon
 from edge.watch import Watcher
-from test_daemon import PREFIX, config, daemons, event_id, needs_model  # noqa: F401 (fixture)
+from test_daemon import PREFIX, config, daemons, needs_model  # noqa: F401 (daemons: a fixture)
 from test_daemon_fake import ScriptedReader, make_cfg, start
 
 pytestmark = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
