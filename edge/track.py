@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from .config import KnownPlatesConfig, TrackingConfig
 from .types import Box, PlateReading
@@ -62,23 +63,11 @@ def normalize_plate(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+edit_distance = Levenshtein.distance   # insertions, deletions, substitutions
 
 
 def text_similarity(a: str, b: str) -> float:
-    if not a and not b:
-        return 1.0
-    return 1.0 - edit_distance(a, b) / max(len(a), len(b))
+    return Levenshtein.normalized_similarity(a, b)
 
 
 class KnownPlates:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from edge.config import SegmentConfig
-from edge.segment import segment
+from edge.segment import char_groups, segment
 from edge.synth import PlateStyle, find_fonts, random_text, render_plate
+from edge.types import Box, CharCrop
 
 
 def _gray(plate):
@@ -119,3 +120,29 @@ def test_solid_bars_count_as_characters():
         x += 40
     chars = segment(img, SegmentConfig())
     assert len(chars) == 4, [c.box for c in chars]
+
+
+@pytest.mark.parametrize("text,sep,rows,groups", [
+    ("ABC 1234", "", 1, ["ABC", "1234"]),       # a space
+    ("AB123CD", "-", 1, ["AB", "123CD"]),        # a hyphen at the first letter/digit change
+    ("M1I1HXY", ".", 1, ["M", "1I1HXY"]),        # a dot; narrow 1 and I make no gaps
+    ("ABC1D23", "", 1, ["ABC1D23"]),             # evenly spaced: one group
+    ("ABC 1234", "", 2, ["ABC", "1234"]),        # two rows
+])
+def test_char_groups_split_at_separators_and_rows(text, sep, rows, groups):
+    rng = np.random.default_rng(5)
+    fonts = find_fonts()
+    style = PlateStyle(font=fonts[0] if fonts else None, char_height=40, spacing=0.12, separator=sep)
+    plate = render_plate(text, rng, style=style, rows=rows)
+    chars = segment(_gray(plate), SegmentConfig())
+    assert _matches(chars, plate)
+    got = ["".join(plate.text[i] for i in g) for g in char_groups(chars)]
+    assert got == groups
+
+
+def test_narrow_glyphs_centred_in_their_cell_make_no_group_gap():
+    """Plate fonts give 1 and I the usual advance: the wide bare sides of a 1 are no separator."""
+    def cell(i, w=20, shift=0):   # monospaced cells 26 px apart, characters 40 px tall
+        return CharCrop(box=Box(i * 26 + shift + (20 - w) // 2, 0, w, 40), row=0, patch=None)
+    chars = [cell(0), cell(1), cell(2), cell(3, shift=24), cell(4, w=6), cell(5, w=6), cell(6)]
+    assert [len(g) for g in char_groups(chars)] == [3, 4]
