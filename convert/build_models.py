@@ -24,8 +24,8 @@ SHARED = ROOT.parent / "shared" / "data"
 RECIPES = {
     "digits": ["--labels", "digits", "--arch", "plate-cnn-l", "--epochs", "14", "--patience", "4",
                "--data", "{mnist}@5", "--data", "synth:24000"],
-    "alnum": ["--labels", "alnum", "--arch", "plate-cnn", "--epochs", "12", "--patience", "4",
-              "--lr-schedule", "cosine", "--label-smoothing", "0.1", "--data", "synth:80000"],
+    "alnum": ["--labels", "alnum", "--arch", "plate-cnn", "--epochs", "10", "--patience", "4",
+              "--label-smoothing", "0.1", "--data", "synth:60000"],
 }
 
 

@@ -46,19 +46,30 @@ class Localizer:
 
     def from_crop(self, gray: np.ndarray) -> PlateCandidate | None:
         """The plate in an image that is already a plate (with some margin); None if no text line."""
+        found = self.crop_candidates(gray)
+        return found[0] if found else None
+
+    def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
+        """from_crop's plate, then - only when the polarity is in doubt, i.e. the best text of the
+        other polarity has cfg.polarity_doubt of its ink or more - that text as a second candidate,
+        for the classifier to settle. [] if no text line."""
         h = gray.shape[0]
         scale = min(1.0, self.cfg.crop_work_height / h)
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
         sh = small.shape[0]
         lines = find_lines(small, 0.18 * sh, 0.95 * sh, self.cfg.max_tilt_deg, 2)
-        groups = _plates_from_lines(lines, min_chars=2)
+        groups = sorted(_plates_from_lines(lines, min_chars=2), key=lambda g: -_ink(g[0]))
         if not groups:
-            return None
-        group, dark = max(groups, key=lambda g: _ink(g[0]))
-        group = [_scale(ln, 1.0 / scale) for ln in group]
+            return []
+        picks = [groups[0]]
+        other = next((g for g in groups if g[1] != groups[0][1]), None)
+        if other is not None and _ink(other[0]) >= self.cfg.polarity_doubt * _ink(groups[0][0]):
+            picks.append(other)
         # the whole image is the plate: keep its full width, so characters the text line
         # missed (touching the frame, beyond a separator) still reach the segmenter
-        return self._candidate(gray, group, dark, span=(0.0, float(gray.shape[1])))
+        found = [self._candidate(gray, [_scale(ln, 1.0 / scale) for ln in group], dark,
+                                 span=(0.0, float(gray.shape[1]))) for group, dark in picks]
+        return [c for c in found if c is not None]
 
     # ------------------------------------------------------------------ proposals
 

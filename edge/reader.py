@@ -1,8 +1,9 @@
 """The reading pipeline: frame -> plates -> characters -> one batched classification -> readings.
 
 Data flows one way: the localizer makes deskewed plate crops, the segmenter cuts characters out
-of them, the classifier sees every character of the frame in a single predict() call, and the
-plate formats turn probabilities into text.
+of them (in colour frames without a leading EU band: its blue gives it away), the classifier
+sees every character of the frame in a single predict() call, and the plate formats - or, with
+none matching, the letter/digit groups of the plate - turn probabilities into text.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class Reader:
             zones = [[(x * scale, y * scale) for x, y in z] for z in zones]
         plates = self.localizer.find(gray, zones)
         t1 = time.perf_counter()
-        chars = [segment(p.crop, self.cfg.segment, self.cfg.localize.crop_char_height) for p in plates]
+        chars = self._characters(plates, image, 1.0 / scale)
         t2 = time.perf_counter()
         readings = self._classify(plates, chars, 1.0 / scale)
         t3 = time.perf_counter()
@@ -48,14 +49,28 @@ class Reader:
         """The plate in an image that is already a plate (a little margin is fine)."""
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
-        plate = self.localizer.from_crop(gray) if gray is not None else None
+        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
+        plates = self.localizer.crop_candidates(gray) if gray is not None else []
         t1 = time.perf_counter()
-        chars = [segment(plate.crop, self.cfg.segment, self.cfg.localize.crop_char_height)] if plate else []
+        chars = self._characters(plates, image, 1.0 / scale)
         t2 = time.perf_counter()
-        readings = self._classify([plate], chars, 1.0 / scale) if plate else []
+        readings = self._classify(plates, chars, 1.0 / scale) if plates else []
         t3 = time.perf_counter()
         self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
         return readings[0] if readings else None
+
+    def _characters(self, plates: list[PlateCandidate], image: np.ndarray, unscale: float) -> list[list[CharCrop]]:
+        """Each plate's characters; in colour frames, without an EU band taken for a character."""
+        colour = image if image.ndim == 3 and image.shape[2] in (3, 4) and image.dtype == np.uint8 else None
+        out = []
+        for p in plates:
+            chars = segment(p.crop, self.cfg.segment, self.cfg.localize.crop_char_height)
+            if colour is not None and len(chars) > self.cfg.segment.min_chars:
+                boxes = [_scale_box(_to_frame(c.box, p.to_frame), unscale) for c in chars[:6]]
+                spare = len(chars) - self.cfg.segment.min_chars
+                chars = chars[band_blobs([blue_share(colour, b) for b in boxes], spare):]
+            out.append(chars)
+        return out
 
     def _classify(self, plates: list[PlateCandidate], chars: list[list[CharCrop]],
                   unscale: float) -> list[PlateReading]:
@@ -91,6 +106,30 @@ class Reader:
             box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
             char_boxes=[_scale_box(_to_frame(c.box, plate.to_frame), unscale) for c in chars],
             model_id=self.classifier.model_id, format=dec.format, alternatives=alternatives)
+
+
+def band_blobs(shares: list[float], most: int = 2) -> int:
+    """How many leading characters are an EU band (or the country code on it), from the blue
+    share of each character's box: at most two (and `most`), each mostly blue where the characters
+    after it are not. That comparison keeps plates with blue ink, or under blue light, whole."""
+    n = 0
+    while n < min(most, 2, len(shares) - 2):
+        rest = float(np.median(shares[n + 1:n + 5]))
+        if shares[n] < 0.5 or shares[n] - rest < 0.4:
+            break
+        n += 1
+    return n
+
+
+def blue_share(bgr: np.ndarray, box: Box) -> float:
+    """Share of the box's pixels that are a saturated blue (an EU band); HSV of that box only."""
+    x0, y0 = max(0, box.x), max(0, box.y)
+    patch = bgr[y0:box.y + box.h, x0:box.x + box.w, :3]
+    if patch.size == 0:
+        return 0.0
+    hsv = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_BGR2HSV)
+    blue = cv2.inRange(hsv, (95, 80, 40), (135, 255, 255))
+    return cv2.countNonZero(blue) / float(blue.size)
 
 
 def to_gray(image, max_side: int) -> tuple[np.ndarray | None, float]:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from edge.config import ConfigError, PlateFormat, parse_config
-from edge.formats import ALNUM, FormatSet, expansions, parse_pattern
+from edge.formats import ALNUM, FormatSet, expansions, parse_pattern, settle_group_types
 
 LABELS = list(ALNUM)
 
@@ -82,3 +82,34 @@ def test_a_position_no_allowed_label_scored_is_uncertain_not_impossible():
     assert dec.format == "br" and dec.text[:6] == "ABC123" and dec.text[6].isdigit()
     assert dec.char_probs[:6] == pytest.approx([1.0] * 6, abs=1e-4)
     assert dec.char_probs[6] == pytest.approx(0.1)
+
+
+def _sure(text):
+    return [{ch: 0.99} for ch in text]
+
+
+def test_group_types_settle_look_alikes_without_a_format():
+    # ABC 1234 read as ABC 12O4 and A8C 1234-ish: each ambiguous member follows its group
+    probs = _probs(_sure("ABC12") + [{"O": 0.6, "0": 0.35}] + _sure("4"))
+    dec = settle_group_types(probs, LABELS, [[0, 1, 2], [3, 4, 5, 6]])
+    assert dec.text == "ABC1204" and dec.format is None
+    assert dec.char_probs[5] == pytest.approx(0.35 / (0.35 + 0.05 / 34 * 9), rel=1e-3)
+    probs = _probs([{"A": 0.99}, {"8": 0.7, "B": 0.25}, {"C": 0.99}] + _sure("1234"))
+    assert settle_group_types(probs, LABELS, [[0, 1, 2], [3, 4, 5, 6]]).text == "ABC1234"
+
+
+def test_group_types_leave_confident_mixed_and_small_groups_alone():
+    groups = [[0, 1, 2], [3, 4, 5, 6]]
+    # a confident O among digits is read as O: a tie-break, not an override
+    confident = _probs(_sure("ABC12") + [{"O": 0.97, "0": 0.02}] + _sure("4"))
+    assert settle_group_types(confident, LABELS, groups).text == "ABC12O4"
+    # mixed groups (UK AB12 CDE, Mercosur ABC1D23) have no one type
+    mixed = _probs(_sure("AB1") + [{"O": 0.6, "0": 0.35}] + _sure("CDE"))
+    assert settle_group_types(mixed, LABELS, [[0, 1, 2, 3], [4, 5, 6]]).text == "AB1OCDE"
+    assert settle_group_types(mixed, LABELS, [list(range(7))]).text == "AB1OCDE"
+    # two characters are no group to follow
+    two = _probs(_sure("1") + [{"O": 0.6, "0": 0.35}] + _sure("ABCD"))
+    assert settle_group_types(two, LABELS, [[0, 1], [2, 3, 4, 5]]).text == "1OABCD"
+    # without letters in the model there is nothing to settle
+    digits = np.full((3, 10), 0.1, np.float32)
+    assert settle_group_types(digits, list("0123456789"), [[0, 1, 2]]).text == "000"

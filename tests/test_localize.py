@@ -110,3 +110,30 @@ def test_text_without_a_plate_outline_is_not_a_plate():
     cands = Localizer(LocalizeConfig()).find(gray)
     assert not any(c.box.iou(plain_text) > 0.3 for c in cands)
     assert any(c.box.y > 380 for c in cands)   # the plate is still found
+
+
+def symbols_over_plate(text="4071358"):
+    """A dark-on-light plate under a dark strip of light symbols that has more ink than the
+    plate's text: which polarity holds the plate is in doubt for the localizer."""
+    rng = np.random.default_rng(4)
+    plate = render_plate(text, rng, style=PlateStyle(char_height=40, border=False, margin=0.4)).image
+    strip = np.full((96, max(plate.shape[1], 340), 3), 30, np.uint8)
+    cv2.putText(strip, "#@&#@", (8, 78), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (230, 230, 230), 5, cv2.LINE_AA)
+    plate = cv2.copyMakeBorder(plate, 0, 0, 0, strip.shape[1] - plate.shape[1], cv2.BORDER_REPLICATE)
+    return np.vstack([strip, plate])
+
+
+def test_crop_candidates_offer_the_other_polarity_only_when_in_doubt():
+    loc = Localizer(LocalizeConfig())
+    rng = np.random.default_rng(6)
+    for dark in (True, False):   # clear plates: one candidate, as from_crop gives
+        plate = render_plate("MH12AB", rng, style=PlateStyle(char_height=40, dark_on_light=dark,
+                                                             paper=(230,) * 3 if dark else (30,) * 3,
+                                                             ink=(30,) * 3 if dark else (230,) * 3))
+        assert len(loc.crop_candidates(_gray(plate.image))) == 1
+    both = loc.crop_candidates(_gray(symbols_over_plate()))
+    assert len(both) == 2
+    counts = [len(segment(c.crop, SegmentConfig(), LocalizeConfig().crop_char_height)) for c in both]
+    assert counts[1] == 7 and counts[0] != 7   # the symbols have the more ink; the plate comes second
+    never = Localizer(LocalizeConfig(polarity_doubt=2.0))
+    assert len(never.crop_candidates(_gray(symbols_over_plate()))) == 1

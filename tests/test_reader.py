@@ -5,7 +5,7 @@ import pytest
 
 from edge.classify import Classifier
 from edge.config import PlateFormat, ReaderConfig
-from edge.reader import Reader
+from edge.reader import Reader, band_blobs
 from edge.synth import PlateStyle, random_text, render_plate, render_scene
 from edge.types import Box
 
@@ -128,3 +128,80 @@ def test_read_crop_reads_a_plate_image(model_path, dark):
         r = reader.read_crop(render_plate(text, rng, style=style).image)
         ok += r is not None and r.text == text
     assert ok >= 7, ok
+
+
+class ScriptedClassifier:
+    """Alphanumeric stub: the i-th character of each plate gets the i-th probability row."""
+    labels = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    model_id = "scripted"
+    input_size = (28, 28)
+
+    def __init__(self, rows: list[dict[str, float]]):
+        self.rows = rows
+
+    def predict(self, patches):
+        out = np.zeros((len(patches), len(self.labels)), np.float32)
+        for i in range(len(patches)):
+            row = self.rows[i % len(self.rows)]
+            out[i] = (1.0 - sum(row.values())) / (len(self.labels) - len(row))
+            for k, v in row.items():
+                out[i, self.labels.index(k)] = v
+        return out
+
+
+def test_character_groups_settle_look_alikes_unless_a_format_matches():
+    rng = np.random.default_rng(3)
+    plate = render_plate("ABC 1204", rng, style=PlateStyle(char_height=40, border=False))
+    script = [{c: 0.99} for c in "ABC12"] + [{"O": 0.6, "0": 0.35}, {"4": 0.99}]
+    assert Reader(ReaderConfig(), ScriptedClassifier(script)).read_crop(plate.image).text == "ABC1204"
+    odd = ReaderConfig(formats=[PlateFormat("odd", "^[A-Z]{3}[0-9]{2}[A-Z][0-9]$")])
+    reading = Reader(odd, ScriptedClassifier(script)).read_crop(plate.image)
+    assert reading.text == "ABC12O4" and reading.format == "odd"
+
+
+def test_read_crop_settles_a_doubtful_polarity_by_confidence_in_one_call(model_path):
+    from tests.test_localize import symbols_over_plate
+    clf = Classifier.load(model_path("alnum"))
+    calls = []
+    predict = clf.predict
+    clf.predict = lambda patches: calls.append(len(patches)) or predict(patches)
+    reading = Reader(ReaderConfig(), clf).read_crop(symbols_over_plate("4071358"))
+    assert reading is not None and reading.text == "4071358"
+    assert len(calls) == 1 and calls[0] > 7   # both polarities' characters, one batch
+
+
+def _with_band(text, bar=(160, 60, 10), ink=(20, 20, 20), h=40):
+    """A plate with an EU-style band left of the text: a narrow blue bar with a ring of stars,
+    which in grayscale passes for a 1."""
+    rng = np.random.default_rng(1)
+    plate = render_plate(text, rng, style=PlateStyle(char_height=h, border=False, margin=0.3, ink=ink))
+    pad = round(0.8 * h)
+    img = cv2.copyMakeBorder(plate.image, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
+    top, bot = min(b.y for b in plate.char_boxes), max(b.y + b.h for b in plate.char_boxes)
+    x0, bw = plate.char_boxes[0].x + pad - round(0.7 * h), round(0.25 * h)
+    if bar is not None:
+        img[top:bot, x0:x0 + bw] = bar
+        cv2.circle(img, (x0 + bw // 2, top + h // 4), max(2, bw // 3), (0, 200, 250), 1, cv2.LINE_AA)
+    return img
+
+
+def test_eu_band_is_not_read_as_a_character():
+    reader = Reader(ReaderConfig(), StubClassifier())
+    band = _with_band("M5XSX")
+    assert len(reader.read_crop(cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)).text) == 6   # gray: no telling
+    assert len(reader.read_crop(band).text) == 5
+    assert len(reader.read_crop(cv2.cvtColor(band, cv2.COLOR_BGR2BGRA)).text) == 5
+    scene = cv2.copyMakeBorder(band, 120, 120, 150, 150, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+    assert [len(r.text) for r in reader.read_frame(scene)] == [5]
+    # a black bar is no band, and blue characters are characters
+    assert len(reader.read_crop(_with_band("M5XSX", bar=(20, 20, 20))).text) == 6
+    assert len(reader.read_crop(_with_band("M5XSX", bar=None, ink=(160, 60, 10))).text) == 5
+
+
+def test_band_blobs_need_blue_that_the_characters_lack():
+    assert band_blobs([0.9, 0.0, 0.0, 0.1, 0.0]) == 1
+    assert band_blobs([0.9, 0.95, 0.0, 0.0, 0.0, 0.0]) == 2   # band and country code
+    assert band_blobs([0.9, 0.95, 0.9, 0.0, 0.0, 0.0]) == 2   # never more than two
+    assert band_blobs([0.9, 0.0, 0.0, 0.0], most=0) == 0      # too few characters left
+    assert band_blobs([0.6, 0.55, 0.5, 0.6, 0.5]) == 0        # blue cast over the whole plate
+    assert band_blobs([0.3, 0.0, 0.0, 0.0]) == 0
