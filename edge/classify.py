@@ -84,6 +84,11 @@ def _read_metadata_flatbuffers(buf: bytes, name: str) -> dict | None:
     return None
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 INITIAL_BATCH = 16   # room for a frame's characters without re-allocating tensors
 
 
@@ -126,6 +131,9 @@ class Classifier:
         self._mean = float(norm.get("mean", 0.0))
         self._std = float(norm.get("std", 255.0))
         self.model_id: str = str(meta.get("model_id", Path(path).stem))
+        # "logits": the model ends before its softmax, which we apply in float; an int8 softmax
+        # output rounds every runner-up below 1/256 to zero, and plate formats need runners-up.
+        self._logits = meta.get("output", "probabilities") == "logits"
         self._interp = interpreter
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
@@ -172,7 +180,8 @@ class Classifier:
         self._interp.set_tensor(self._in_index, self._in_q.quantize(full) if self._in_q.dtype != np.float32
                                 else full)
         self._interp.invoke()
-        return self._out_q.dequantize(self._interp.get_tensor(self._out_index)[:n])
+        out = self._out_q.dequantize(self._interp.get_tensor(self._out_index)[:n])
+        return _softmax(out) if self._logits else out
 
     def _ensure_capacity(self, n: int) -> None:
         # Resizing re-allocates tensors, so grow in powers of two and pad the batch instead.
