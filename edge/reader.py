@@ -29,14 +29,22 @@ class Reader:
 
     def read_frame(self, image: np.ndarray, zones: list | None = None) -> list[PlateReading]:
         """Plates in a BGR, BGRA or grayscale frame (optionally only inside `zones`), best first."""
+        def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
+            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else zones
+            return self.localizer.find(gray, scaled)
+        return self._read(image, find)
+
+    def read_crop(self, image: np.ndarray) -> PlateReading | None:
+        """The plate in an image that is already a plate (a little margin is fine)."""
+        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
+        readings = self._read(image, lambda gray, scale: self.localizer.crop_candidates(gray))
+        return readings[0] if readings else None
+
+    def _read(self, image: np.ndarray, find_plates) -> list[PlateReading]:
+        """The pipeline: plates -> characters -> one batched classification -> readings."""
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
-        if gray is None:
-            self.last_timings = {"localize": 0.0, "segment": 0.0, "classify": 0.0, "total": 0.0}
-            return []
-        if zones and scale != 1.0:
-            zones = [[(x * scale, y * scale) for x, y in z] for z in zones]
-        plates = self.localizer.find(gray, zones)
+        plates = find_plates(gray, scale) if gray is not None else []
         t1 = time.perf_counter()
         chars = self._characters(plates, image, 1.0 / scale)
         t2 = time.perf_counter()
@@ -44,20 +52,6 @@ class Reader:
         t3 = time.perf_counter()
         self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
         return readings
-
-    def read_crop(self, image: np.ndarray) -> PlateReading | None:
-        """The plate in an image that is already a plate (a little margin is fine)."""
-        t0 = time.perf_counter()
-        gray, scale = to_gray(image, self.cfg.max_frame_side)
-        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
-        plates = self.localizer.crop_candidates(gray) if gray is not None else []
-        t1 = time.perf_counter()
-        chars = self._characters(plates, image, 1.0 / scale)
-        t2 = time.perf_counter()
-        readings = self._classify(plates, chars, 1.0 / scale) if plates else []
-        t3 = time.perf_counter()
-        self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
-        return readings[0] if readings else None
 
     def _characters(self, plates: list[PlateCandidate], image: np.ndarray, unscale: float) -> list[list[CharCrop]]:
         """Each plate's characters; in colour frames, without an EU band taken for a character."""
