@@ -33,7 +33,7 @@ def demo_config(port: int, plates: list[str], model: str, state_dir: str) -> dic
         "state_dir": state_dir,
         "cameras": {"street": {"source": "generated", "generated": {
             "plates": plates, "width": 960, "height": 540, "fps": 15, "seconds_per_plate": 2.0,
-            "gap_s": 0.6, "plate_width": 240, "seed": 4}}},
+            "gap_s": 0.6, "plate_width": 240, "seed": 0}}},
         "tracking": {"repeat_window_s": 30},
         "mqtt": {"host": "127.0.0.1", "port": port, "topic_prefix": PREFIX},
         "stats": {"interval_s": 5},
