@@ -52,7 +52,6 @@ ARCHS = {
     "plate-cnn-m": lambda input_shape, num_classes: plate_cnn(input_shape, num_classes, 20),
     "plate-cnn-l": lambda input_shape, num_classes: plate_cnn(input_shape, num_classes, 24),
 }
-DEFAULT_ARCH = "plate-cnn"
 
 
 def build(name: str, input_shape=(28, 28, 1), num_classes=10) -> keras.Model:

@@ -194,8 +194,6 @@ class Classifier:
         return "".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)]
 
 
-SHIPPED_MODELS = ("digits", "alnum")
-
 
 def load_configured(cfg, override: str | None = None) -> Classifier:
     """The classifier a Config names (`model.path`, relative to the config file), or `override`."""

@@ -262,9 +262,6 @@ class Publisher:
 
     # ------------------------------------------------------------------ pump thread
 
-    def inflight(self) -> int:
-        return len(self._inflight)
-
     def _pump_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(0.5)
