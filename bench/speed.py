@@ -101,7 +101,7 @@ def _naive(args, clf: Classifier, patches: list) -> None:
     if not patches:
         print("naive Keras comparison: skipped (no characters found)")
         return
-    singles = [(to_batch([p], clf.input_size) - mean) / std for p in patches]
+    singles = [(to_batch([p], clf.input_size).astype(np.float32) - mean) / std for p in patches]
     model.predict(singles[0], verbose=0)
     t0 = time.perf_counter()
     for s in singles:

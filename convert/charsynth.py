@@ -24,6 +24,10 @@ FONT_WEIGHTS = (("din", 10.0), ("rg2014", 2.0), ("highway", 2.0),
                 ("b612", 1.5), ("mono", 0.3))
 OTHER_FONT_WEIGHT = 0.5
 HERSHEY_SHARE = 0.1  # OpenCV stroke fonts: DIN-like strokes, but their 1 and I are both bare bars
+# Plate typefaces that draw look-alikes the same: a bare-bar 1 like I (old Brazilian, many US
+# states), a 0 that is a narrowed O. Without these the model is sure a bar is an I.
+BAR_ONE_SHARE = 0.3
+O_ZERO_SHARE = 0.3
 
 
 def font_weights(fonts: tuple[str, ...]) -> np.ndarray:
@@ -47,18 +51,26 @@ def plate_style(rng: np.random.Generator, fonts: tuple[str, ...], probs: np.ndar
     style.char_height = int(rng.integers(24, 64))
     style.stroke = int(round(style.char_height * rng.choice([-0.03, 0, 0, 0, 0.03, 0.05, 0.07])))
     style.header = ""
+    style.bar_one = bool(rng.random() < BAR_ONE_SHARE)
+    style.o_zero = bool(rng.random() < O_ZERO_SHARE)
     return style
 
 
 def make_chars(n: int, labels: list[str], seed: int, size: tuple[int, int] = (28, 28),
-               strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """n patches (uint8, (n, H, W), ink bright on black) and their class indices."""
+               strength: float = 1.0, digit_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """n patches (uint8, (n, H, W), ink bright on black) and their class indices.
+
+    Each digit class is drawn `digit_weight` times as often as each letter class: about 2.6 gives
+    plates' half digits, half letters, so the model's prior for a look-alike (a bare bar: 1 or I)
+    is the one it meets on plates. 1.0: classes balanced."""
     rng = np.random.default_rng(seed)
     fonts = synth.find_fonts()
     probs = font_weights(fonts) if fonts else None
+    class_p = np.array([digit_weight if lab.isdigit() else 1.0 for lab in labels])
+    class_p /= class_p.sum()
     xs, ys = [], []
     while len(xs) < n:
-        text = "".join(rng.choice(labels, int(rng.integers(4, 9))))  # uniform: classes balanced
+        text = "".join(rng.choice(labels, int(rng.integers(4, 9)), p=class_p))
         for patch, ch in plate_chars(text, rng, fonts, strength, probs=probs):
             xs.append(charimg.fit_patch(patch, size))
             ys.append(labels.index(ch))

@@ -4,12 +4,14 @@ and weighted mixes of them. Every dataset is uint8 (N, H, W) ink bright on black
 Data specs used on the command line (`--data`, repeatable, optional `@WEIGHT` suffix):
   mnist            keras.datasets.mnist (needs internet the first time)
   mnist=DIR        local files: an .npz with x_train/y_train and/or IDX files (.gz or not)
-  synth:N          N synthetic plate characters (seeded from --seed)
+  synth:N          N synthetic plate characters (seeded from --seed), classes balanced
+  synth:N,digits=W the same, each digit class W times as frequent as each letter class
   folder=DIR       one sub-folder per class (0..9, A..Z), any image format OpenCV reads
 """
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,11 +168,8 @@ def parse_spec(spec: str) -> tuple[str, str, float]:
             weight = float(w)
         except ValueError:
             raise DatasetError(f"bad weight in data spec {spec}@{w!r}") from None
-    for sep in ("=", ":"):
-        if sep in spec:
-            kind, arg = spec.split(sep, 1)
-            return kind, arg, weight
-    return spec, "", weight
+    m = re.match(r"([\w-]+)[=:](.*)$", spec)   # the kind ends at the first = or :
+    return (m.group(1), m.group(2), weight) if m else (spec, "", weight)
 
 
 def load_spec(spec: str, labels: list[str], seed: int, size: tuple[int, int] = (28, 28)) -> tuple[Dataset, float]:
@@ -181,12 +180,9 @@ def load_spec(spec: str, labels: list[str], seed: int, size: tuple[int, int] = (
             ds = Dataset(np.stack([cv2.resize(im, size[::-1], interpolation=cv2.INTER_AREA) for im in ds.x]),
                          ds.y, ds.labels, ds.description)
     elif kind == "synth":
-        try:
-            n = int(arg or 20000)
-        except ValueError:
-            raise DatasetError(f"data spec {spec!r}: synth count must be an integer") from None
-        x, y = make_chars(n, labels, seed, size)
-        ds = Dataset(x, y, labels, f"synthetic plate chars ({n}, seed {seed})")
+        n, digit_weight = _synth_args(arg, spec)
+        x, y = make_chars(n, labels, seed, size, digit_weight=digit_weight)
+        ds = Dataset(x, y, labels, f"synthetic plate chars ({n}, digit weight {digit_weight}, seed {seed})")
     elif kind == "folder":
         ds = load_folder(arg, labels, size)
     else:
@@ -196,6 +192,19 @@ def load_spec(spec: str, labels: list[str], seed: int, size: tuple[int, int] = (
             raise DatasetError(f"{spec}: labels {ds.labels} do not fit model labels {labels}")
         ds = Dataset(ds.x, ds.y, labels, ds.description)
     return ds, weight
+
+
+def _synth_args(arg: str, spec: str) -> tuple[int, float]:
+    """'N[,digits=W]' -> (N, W)."""
+    count, _, option = (arg or "20000").partition(",")
+    try:
+        n = int(count)
+        weight = float(option.removeprefix("digits=")) if option.startswith("digits=") else 1.0
+    except ValueError:
+        raise DatasetError(f"data spec {spec!r}: expected synth:N or synth:N,digits=W") from None
+    if option and not option.startswith("digits="):
+        raise DatasetError(f"data spec {spec!r}: unknown option {option!r} (digits=W)")
+    return n, weight
 
 
 def mix(parts: list[tuple[Dataset, float]], rng: np.random.Generator) -> Dataset:

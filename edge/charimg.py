@@ -49,8 +49,8 @@ def fit_patch(patch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def to_batch(patches: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-    """Stack patches into a float32 batch (N, H, W, 1) of raw 0..255 pixel values."""
-    batch = np.zeros((len(patches), size[0], size[1], 1), np.float32)
+    """Stack patches into a uint8 batch (N, H, W, 1) of framed pixel values."""
+    batch = np.empty((len(patches), size[0], size[1], 1), np.uint8)
     for i, p in enumerate(patches):
         batch[i, :, :, 0] = fit_patch(p, size)
     return batch

@@ -33,35 +33,47 @@ class Decoded:
 
 
 def settle_group_types(probs: np.ndarray, labels: list[str], groups: list[list[int]],
-                       min_share: float = 0.05) -> Decoded:
+                       min_ratio: float = 0.1) -> Decoded:
     """Best text for (N, C) probabilities when no plate format applies, using the grouping of
-    the characters: most plate systems keep letters and digits in separate groups (ABC 1234,
-    AB-123-CD, M AB 1234), so in a group of three or more whose settled members are all one type,
-    a member that could be either type reads as the best label of the group's type.
+    the characters. Only characters that could be either a letter or a digit change, to the best
+    label of the type their context asks for:
 
-    A character is settled when the other type has less than `min_share` of its probability,
-    and ambiguous otherwise. A group needs at least two settled members, half of it or more, and
-    no settled member of the other type (mixed groups such as UK AB12 or Mercosur ABC1D23 are
-    left alone). A switched character's probability is conditional on its type, as with formats.
+    - a group whose settled members are all one type (at least one, and a third of the group)
+      is read as that type: most plate systems keep letters and digits apart (ABC 1234, AB-123-CD);
+    - the first or last character of a group takes the type of its settled neighbour: a lone
+      letter or digit at the end of a group is rare (UK AB12 CDE, Mercosur ABC1D23, SK BA 302OZ).
+
+    A character is settled as a letter when the best digit scores less than `min_ratio` of the
+    best letter (and the other way round), and ambiguous otherwise: a ratio, because label
+    smoothing leaves every class a probability floor. A switched character's probability is
+    conditional on its type, as with formats.
     """
     idx = probs.argmax(axis=1)
     char_probs = [float(probs[r, i]) for r, i in enumerate(idx)]
     is_letter = np.array([lab.isalpha() for lab in labels])
-    letter_mass = probs[:, is_letter].sum(axis=1)
-    digit_mass = probs[:, ~is_letter].sum(axis=1)
-    settled = np.where(digit_mass < min_share, 1, np.where(letter_mass < min_share, 0, -1))  # 1 letter, 0 digit
+    if is_letter.all() or not is_letter.any():
+        return Decoded("".join(labels[i] for i in idx), char_probs, None)
+    best_letter, best_digit = probs[:, is_letter].max(axis=1), probs[:, ~is_letter].max(axis=1)
+    settled = np.where(best_digit < min_ratio * best_letter, 1,
+                       np.where(best_letter < min_ratio * best_digit, 0, -1))  # 1 letter, 0 digit
+
+    def follow(r: int, letter: bool) -> None:
+        want = is_letter if letter else ~is_letter
+        if settled[r] < 0 and not want[idx[r]]:
+            idx[r] = np.where(want, probs[r], -1.0).argmax()
+            char_probs[r] = float(probs[r, idx[r]] / probs[r, want].sum())
+
     for group in groups:
-        types = settled[group]
-        kinds = set(types[types >= 0].tolist())
-        n_settled = int((types >= 0).sum())
-        if len(group) < 3 or len(kinds) != 1 or n_settled < max(2, len(group) / 2):
-            continue
-        want = is_letter if kinds.pop() == 1 else ~is_letter
-        for r in group:
-            if settled[r] < 0 and not want[idx[r]]:
-                choice = np.where(want, probs[r], -1.0).argmax()
-                idx[r] = choice
-                char_probs[r] = float(probs[r, choice] / probs[r, want].sum())
+        kinds = set(settled[group][settled[group] >= 0].tolist())
+        n_settled = int((settled[group] >= 0).sum())
+        if len(group) >= 3 and len(kinds) == 1 and n_settled >= len(group) / 3:
+            letter = kinds.pop() == 1
+            for r in group:
+                follow(r, letter)
+        if len(group) >= 2:
+            for end, neighbour in ((group[0], group[1]), (group[-1], group[-2])):
+                if settled[neighbour] >= 0:
+                    follow(end, bool(settled[neighbour]))
     return Decoded("".join(labels[i] for i in idx), char_probs, None)
 
 
@@ -166,6 +178,8 @@ class FormatSet:
         one fits; otherwise the plain argmax with format None."""
         idx = probs.argmax(axis=1)
         plain = Decoded("".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)], None)
+        if not self.formats:
+            return plain
         best, best_score = None, -np.inf
         # additive smoothing: quantized models output exact zeros, and a position where every
         # allowed label scored zero must read as "any of them, equally likely", not impossible

@@ -60,7 +60,7 @@ class Reader:
         for p in plates:
             chars = segment(p.crop, self.cfg.segment, self.cfg.localize.crop_char_height)
             if colour is not None and len(chars) > self.cfg.segment.min_chars:
-                boxes = [_scale_box(_to_frame(c.box, p.to_frame), unscale) for c in chars[:6]]
+                boxes = [_scale_box(b, unscale) for b in _to_frame([c.box for c in chars[:6]], p.to_frame)]
                 spare = len(chars) - self.cfg.segment.min_chars
                 chars = chars[band_blobs([blue_share(colour, b) for b in boxes], spare):]
             out.append(chars)
@@ -94,11 +94,11 @@ class Reader:
             return None
         top = np.argsort(-probs, axis=1)[:, :3]
         labels = self.classifier.labels
-        alternatives = [[(labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(top)]
+        alternatives = [[(labels[j], row[j]) for j in best] for best, row in zip(top.tolist(), probs.tolist())]
         return PlateReading(
             text=dec.text, confidence=conf, char_confidences=dec.char_probs,
             box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
-            char_boxes=[_scale_box(_to_frame(c.box, plate.to_frame), unscale) for c in chars],
+            char_boxes=[_scale_box(b, unscale) for b in _to_frame([c.box for c in chars], plate.to_frame)],
             model_id=self.classifier.model_id, format=dec.format, alternatives=alternatives)
 
 
@@ -154,14 +154,15 @@ def to_gray(image, max_side: int) -> tuple[np.ndarray | None, float]:
     return image, scale
 
 
-def _to_frame(box: Box, affine: np.ndarray | None) -> Box:
+def _to_frame(boxes: list[Box], affine: np.ndarray | None) -> list[Box]:
+    """Frame boxes around crop boxes mapped by the crop's 2x3 affine (all boxes in one product)."""
     if affine is None:
-        return box
-    pts = np.array([[box.x, box.y, 1], [box.x + box.w, box.y, 1], [box.x, box.y + box.h, 1],
-                    [box.x + box.w, box.y + box.h, 1]], np.float64) @ affine.T
-    x0, y0 = pts.min(axis=0)
-    x1, y1 = pts.max(axis=0)
-    return Box(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+        return list(boxes)
+    corners = np.array([[(b.x, b.y, 1), (b.x + b.w, b.y, 1), (b.x, b.y + b.h, 1), (b.x + b.w, b.y + b.h, 1)]
+                        for b in boxes], np.float64).reshape(-1, 4, 3)
+    pts = corners @ affine.T
+    lo, hi = pts.min(axis=1), pts.max(axis=1)
+    return [Box(*xywh) for xywh in np.rint(np.concatenate([lo, hi - lo], axis=1)).astype(int).tolist()]
 
 
 def _scale_box(box: Box, f: float) -> Box:

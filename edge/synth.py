@@ -54,6 +54,8 @@ class PlateStyle:
     squeeze: float = 1.0             # horizontal glyph scale (condensed < 1 < wide)
     stroke: int = 0                  # >0 thicker, <0 thinner (pixels of dilation / erosion)
     boxy: float = 0.0                # 0..1: bends round glyphs towards rounded rectangles
+    bar_one: bool = False            # 1 drawn as a bare bar, like I (old Brazilian, many US plates)
+    o_zero: bool = False             # 0 drawn as a narrowed O (typefaces that share the glyph)
     separator: str = ""              # "", "-", ".", " " or "emblem": drawn between groups
     border: bool = True
     bolts: bool = False
@@ -232,7 +234,7 @@ def _draw_line(line: str, style: PlateStyle, rng: np.random.Generator) -> tuple[
             continue
         if i == sep_at:
             x += _separator_width(style, h) + gap
-        mask, top = _glyph(style.font, style.hershey, h, ch)
+        mask, top = _styled_glyph(style, h, ch)
         mask = _shape_glyph(mask, style)
         glyphs.append((x, top, mask))
         x += mask.shape[1] + gap
@@ -251,6 +253,19 @@ def _draw_line(line: str, style: PlateStyle, rng: np.random.Generator) -> tuple[
     if sep_at > 0:
         _draw_separator(out, style, boxes[:sep_at], boxes[sep_at:], gap)
     return out, boxes
+
+
+def _styled_glyph(style: PlateStyle, h: int, ch: str) -> tuple[np.ndarray, int]:
+    """The font's glyph, or the look-alike some plate typefaces use instead (see PlateStyle)."""
+    if ch == "1" and style.bar_one:
+        mask, top = _glyph(style.font, style.hershey, h, "I")
+        stem = int((mask[mask.shape[0] // 2] > 127).sum())  # the I's stem, without its serifs
+        return np.full((mask.shape[0], max(1, stem)), 255, np.uint8), top
+    if ch == "0" and style.o_zero:
+        mask, top = _glyph(style.font, style.hershey, h, "O")
+        return cv2.resize(mask, (max(1, round(mask.shape[1] * 0.85)), mask.shape[0]),
+                          interpolation=cv2.INTER_AREA), top
+    return _glyph(style.font, style.hershey, h, ch)
 
 
 def _shape_glyph(mask: np.ndarray, style: PlateStyle) -> np.ndarray:

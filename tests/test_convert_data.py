@@ -105,6 +105,13 @@ def test_make_chars_deterministic_and_framed():
     assert (x1[:, :3].max(axis=(1, 2)) == 0).mean() > 0.9   # MNIST-style framing: black margins
 
 
+def test_digit_weight_sets_the_class_prior():
+    _, balanced = charsynth.make_chars(600, charsynth.ALNUM, seed=4)
+    ds, _ = datasets.load_spec("synth:600,digits=3", charsynth.ALNUM, 4)
+    digit_share = lambda y: float((y < 10).mean())
+    assert digit_share(balanced) < 0.4 < 0.5 < digit_share(ds.y)   # 10/36 = 0.28 vs 30/56 = 0.54
+
+
 def test_specs_and_mix(mnist_dir):
     assert datasets.parse_spec("synth:100@2") == ("synth", "100", 2.0)
     assert datasets.parse_spec("mnist") == ("mnist", "", 1.0)
@@ -113,8 +120,10 @@ def test_specs_and_mix(mnist_dir):
         datasets.parse_spec("synth:10@x")
     with pytest.raises(DatasetError, match="unknown data kind"):
         datasets.load_spec("foo", charsynth.DIGITS, 0)
-    with pytest.raises(DatasetError, match="integer"):
+    with pytest.raises(DatasetError, match="synth:N"):
         datasets.load_spec("synth:many", charsynth.DIGITS, 0)
+    with pytest.raises(DatasetError, match="unknown option"):
+        datasets.load_spec("synth:20,letters=2", charsynth.DIGITS, 0)
     mn, w = datasets.load_spec(f"mnist={mnist_dir}@2", charsynth.ALNUM, 0)
     assert w == 2.0 and mn.labels == charsynth.ALNUM
     syn, _ = datasets.load_spec("synth:20", charsynth.ALNUM, 0)

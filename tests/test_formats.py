@@ -98,18 +98,36 @@ def test_group_types_settle_look_alikes_without_a_format():
     assert settle_group_types(probs, LABELS, [[0, 1, 2], [3, 4, 5, 6]]).text == "ABC1234"
 
 
-def test_group_types_leave_confident_mixed_and_small_groups_alone():
+def test_group_types_leave_confident_and_mixed_alone():
     groups = [[0, 1, 2], [3, 4, 5, 6]]
     # a confident O among digits is read as O: a tie-break, not an override
     confident = _probs(_sure("ABC12") + [{"O": 0.97, "0": 0.02}] + _sure("4"))
     assert settle_group_types(confident, LABELS, groups).text == "ABC12O4"
-    # mixed groups (UK AB12 CDE, Mercosur ABC1D23) have no one type
-    mixed = _probs(_sure("AB1") + [{"O": 0.6, "0": 0.35}] + _sure("CDE"))
-    assert settle_group_types(mixed, LABELS, [[0, 1, 2, 3], [4, 5, 6]]).text == "AB1OCDE"
-    assert settle_group_types(mixed, LABELS, [list(range(7))]).text == "AB1OCDE"
-    # two characters are no group to follow
-    two = _probs(_sure("1") + [{"O": 0.6, "0": 0.35}] + _sure("ABCD"))
-    assert settle_group_types(two, LABELS, [[0, 1], [2, 3, 4, 5]]).text == "1OABCD"
+    # inside a mixed group (Mercosur ABC1D23) there is no one type to follow
+    mixed = _probs(_sure("ABC") + [{"I": 0.6, "1": 0.35}] + _sure("D23"))
+    assert settle_group_types(mixed, LABELS, [list(range(7))]).text == "ABCID23"
+
+
+def test_group_ends_follow_their_neighbour():
+    # UK AB12 CDE: the last character of AB12 follows the digit before it
+    uk = _probs(_sure("AB1") + [{"Z": 0.6, "2": 0.35}] + _sure("CDE"))
+    assert settle_group_types(uk, LABELS, [[0, 1, 2, 3], [4, 5, 6]]).text == "AB12CDE"
+    # SK NO 450AM: a two-letter district code
+    sk = _probs(_sure("N") + [{"0": 0.6, "O": 0.3}] + _sure("450AM"))
+    assert settle_group_types(sk, LABELS, [[0, 1], [2, 3, 4, 5, 6]]).text == "NO450AM"
+    # a settled neighbour of the other type is needed: an ambiguous one gives no lead
+    vague = _probs([{"0": 0.6, "O": 0.3}, {"Z": 0.5, "2": 0.4}] + _sure("1234"))
+    assert settle_group_types(vague, LABELS, [[0, 1], [2, 3, 4, 5]]).text == "0Z1234"
+
+
+def test_group_ratio_ignores_the_label_smoothing_floor():
+    # every class keeps ~0.3% (label smoothing): ten digits sum past 3%, yet K is a sure letter
+    floor = 0.003
+    probs = np.full((7, len(LABELS)), floor, np.float32)
+    for i, (ch, p) in enumerate(zip("OKK7448", [0.6, 0.89, 0.89, 0.8, 0.9, 0.9, 0.8])):
+        probs[i, LABELS.index(ch)] = p
+    probs[0, LABELS.index("0")], probs[0, LABELS.index("O")] = 0.6, 0.3
+    assert settle_group_types(probs, LABELS, [[0, 1, 2], [3, 4, 5, 6]]).text == "OKK7448"
     # without letters in the model there is nothing to settle
     digits = np.full((3, 10), 0.1, np.float32)
     assert settle_group_types(digits, list("0123456789"), [[0, 1, 2]]).text == "000"

@@ -5,7 +5,7 @@ import pytest
 
 from edge.classify import Classifier
 from edge.config import PlateFormat, ReaderConfig
-from edge.reader import Reader, band_blobs
+from edge.reader import Reader, _to_frame, band_blobs
 from edge.synth import PlateStyle, random_text, render_plate, render_scene
 from edge.types import Box
 
@@ -95,6 +95,21 @@ def test_formats_reject_impossible_readings():
     cfg = ReaderConfig(formats=[PlateFormat("four", "^[0-9]{4}$")], reject_unmatched=True)
     readings = Reader(cfg, StubClassifier()).read_frame(_scene(seed=5).image)
     assert readings == []   # six-digit plates cannot match a four-digit format
+
+
+def test_crop_boxes_map_to_the_frame_boxes_around_their_corners():
+    angle = np.deg2rad(12)
+    affine = np.array([[np.cos(angle), -np.sin(angle), 310.4], [np.sin(angle), np.cos(angle), 95.7]])
+    boxes = [Box(3, 4, 10, 20), Box(15, 5, 9, 19), Box(40, 2, 12, 22)]
+    mapped = _to_frame(boxes, affine)
+    for box, got in zip(boxes, mapped):
+        corners = np.array([[box.x, box.y], [box.x + box.w, box.y], [box.x, box.y + box.h],
+                            [box.x + box.w, box.y + box.h]], np.float64)
+        pts = corners @ affine[:, :2].T + affine[:, 2]
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        assert np.allclose([got.x, got.y, got.w, got.h], [x0, y0, x1 - x0, y1 - y0], atol=0.5)
+    assert _to_frame(boxes, None) == boxes
+    assert _to_frame([], affine) == []
 
 
 # ------------------------------------------------------------------ end to end with a real model

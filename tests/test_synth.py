@@ -47,6 +47,22 @@ def test_polarity(dark):
     assert (ink < paper - 100) if dark else (ink > paper + 100)
 
 
+def test_look_alike_glyphs():
+    """bar_one draws 1 as a solid bar as narrow as the I's stem; o_zero draws 0 as a narrowed O."""
+    font = next((f for f in synth.find_fonts() if "DejaVuSans.ttf" in f), None)
+    if font is None:
+        pytest.skip("DejaVuSans not installed")
+    def ink(style, ch):
+        mask, _ = synth._styled_glyph(style, 40, ch)
+        return mask
+    plain, swapped = synth.PlateStyle(font=font), synth.PlateStyle(font=font, bar_one=True, o_zero=True)
+    bar = ink(swapped, "1")
+    assert (bar > 127).mean() > 0.95 and bar.shape[1] < ink(plain, "1").shape[1] / 2
+    zero, letter_o = ink(swapped, "0"), ink(plain, "O")
+    assert zero.shape[0] == letter_o.shape[0] and zero.shape[1] == round(letter_o.shape[1] * 0.85)
+    assert ink(swapped, "7").shape == ink(plain, "7").shape
+
+
 def test_two_rows():
     plate = synth.render_plate("AB12345", np.random.default_rng(1), rows=2)
     assert plate.rows == 2
