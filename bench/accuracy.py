@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N labelled images")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--format", action="append", default=[], metavar="SPLIT=REGEX",
-                    help="plate format applied to one split (subfolder), e.g. br=^[A-Z]{3}[0-9]{4}$")
+                    help="plate format applied to one split (subfolder), e.g. br=^[A-Z]{3}[0-9]{4}$; repeatable")
     ap.add_argument("--margin", type=float, default=0.05,
                     help="crop margin around the label box, fraction of its width/height (default 0.05)")
     ap.add_argument("--verbose", action="store_true", help="print every miss")
@@ -60,14 +60,17 @@ def main(argv=None) -> int:
     except ModelError as exc:
         print(f"accuracy: {exc}\naccuracy: no model - measuring localization and segmentation only")
         clf = None
-    formats = dict(f.split("=", 1) for f in args.format)
+    formats = collections.defaultdict(list)   # split -> patterns (repeat --format for several)
+    for f in args.format:
+        split, pattern = f.split("=", 1)
+        formats[split].append(pattern)
     readers = {}
 
     def reader_for(split: str) -> Reader:
         if split not in readers:
             rcfg = load_config(args.config).reader
             if split in formats:
-                rcfg.formats = [PlateFormat(name=split, pattern=formats[split])]
+                rcfg.formats = [PlateFormat(name=f"{split}{i}", pattern=p) for i, p in enumerate(formats[split])]
             readers[split] = Reader(rcfg, clf)
         return readers[split]
 

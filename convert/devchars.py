@@ -22,19 +22,23 @@ from edge import charimg
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "plates-dev"
 
 
-def segment_plate(gray: np.ndarray, n_chars: int) -> list[np.ndarray] | None:
-    """Patches of a plate crop when the segmenter finds exactly n_chars (either polarity)."""
+def segment_plate(gray: np.ndarray, n_chars: int) -> list | None:
+    """The segmenter's characters (CharCrop) of a plate crop when it finds exactly n_chars
+    (either polarity)."""
     from edge.config import SegmentConfig
     from edge.segment import segment
     for crop in (gray, 255 - gray):
         chars = segment(crop, SegmentConfig())
         if len(chars) == n_chars:
-            return [c.patch for c in chars]
+            return chars
     return None
 
 
-def real_chars(root: Path = DEFAULT_ROOT, margin: float = 0.08) -> tuple[list[np.ndarray], list[str], dict]:
-    """(patches, chars, stats) from every labelled plate the segmenter splits into len(text) parts."""
+def real_chars(root: Path = DEFAULT_ROOT, margin: float = 0.08,
+               groups: list | None = None) -> tuple[list[np.ndarray], list[str], dict]:
+    """(patches, chars, stats) from every labelled plate the segmenter splits into len(text) parts;
+    `groups`, when given, receives each plate's letter/digit groups as indices into patches."""
+    from edge.segment import char_groups
     labels_csv = Path(root) / "labels.csv"
     if not labels_csv.is_file():
         raise FileNotFoundError(f"{labels_csv}: not found")
@@ -52,25 +56,36 @@ def real_chars(root: Path = DEFAULT_ROOT, margin: float = 0.08) -> tuple[list[np
         if got is None:
             continue
         used += 1
-        patches += got
+        if groups is not None:
+            groups += [[len(patches) + i for i in g] for g in char_groups(got)]
+        patches += [c.patch for c in got]
         chars += list(text)
     return patches, chars, {"plates": total, "plates_used": used, "chars": len(chars)}
 
 
 def evaluate(model_path: str, root: Path = DEFAULT_ROOT, dump: Path | None = None) -> dict:
-    """Per-character accuracy of a .tflite on the real dev characters its labels cover."""
+    """Per-character accuracy of a .tflite on the real dev characters its labels cover: each
+    character alone, and read in its plate's context by the reader's letter/digit group rule."""
     from edge.classify import Classifier
+    from edge.formats import settle_group_types
     clf = Classifier.load(model_path)
-    patches, chars, stats = real_chars(root)
-    keep = [i for i, c in enumerate(chars) if c in clf.labels]
-    probs = clf.predict([patches[i] for i in keep])
+    groups: list[list[int]] = []
+    patches, chars, stats = real_chars(root, groups=groups)
+    probs = clf.predict(patches)
     pred = [clf.labels[k] for k in probs.argmax(1)]
+    in_context = list(pred)
+    for g in groups:
+        for i, ch in zip(g, settle_group_types(probs[g], clf.labels, [list(range(len(g)))]).text):
+            in_context[i] = ch
+    keep = [i for i, c in enumerate(chars) if c in clf.labels]
     truth = [chars[i] for i in keep]
-    errors = [(t, p) for t, p in zip(truth, pred) if t != p]
+    errors = [(chars[i], pred[i]) for i in keep if chars[i] != pred[i]]
+    context_errors = sum(chars[i] != in_context[i] for i in keep)
     if dump:
-        _dump(dump, [patches[i] for i in keep], truth, pred, clf.input_size)
+        _dump(dump, [patches[i] for i in keep], truth, [pred[i] for i in keep], clf.input_size)
     return {**stats, "model": str(model_path), "evaluated": len(keep),
             "acc_per_char": round(1 - len(errors) / max(1, len(keep)), 5),
+            "acc_per_char_in_context": round(1 - context_errors / max(1, len(keep)), 5),
             "errors": sorted({f"{t}->{p}": errors.count((t, p)) for t, p in errors}.items(),
                              key=lambda kv: -kv[1])}
 

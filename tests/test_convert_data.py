@@ -131,3 +131,26 @@ def test_specs_and_mix(mnist_dir):
     assert len(mixed) == 60 + 10
     train, held = datasets.split(mixed, 0.1, np.random.default_rng(0))
     assert len(train) == 63 and len(held) == 7
+
+
+def test_devchars_on_a_generated_labelled_folder(tmp_path, model_path):
+    """convert.devchars cuts characters from labelled photos and scores them alone and in context."""
+    from convert import devchars
+    from edge import synth
+    rng = np.random.default_rng(5)
+    rows = ["image,x,y,w,h,plate"]
+    for i, text in enumerate(["ABC 1234", "XYZ 9087", "KLM 5610"]):
+        style = synth.PlateStyle(font=(synth.find_fonts() or (None,))[0], border=False, separator="")
+        plate = synth.render_plate(text, rng, style)
+        photo = cv2.copyMakeBorder(plate.image, 40, 40, 60, 60, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+        cv2.imwrite(str(tmp_path / f"p{i}.png"), photo)
+        h, w = plate.image.shape[:2]
+        rows.append(f"p{i}.png,60,40,{w},{h},{text.replace(' ', '')}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    report = devchars.evaluate(str(model_path("alnum")), tmp_path)
+    assert report["plates"] == 3 and report["plates_used"] >= 2
+    assert report["chars"] == 7 * report["plates_used"] == report["evaluated"]
+    assert report["acc_per_char_in_context"] >= report["acc_per_char"] - 1 / report["chars"]
+    assert report["acc_per_char_in_context"] > 0.8
+    with pytest.raises(FileNotFoundError, match="labels.csv"):
+        devchars.real_chars(tmp_path / "missing")
