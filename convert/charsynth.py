@@ -89,12 +89,15 @@ def plate_chars(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     gray = cv2.cvtColor(synth.degrade(image, rng, strength), cv2.COLOR_BGR2GRAY)
     if not plate.dark_on_light:  # the localizer hands the segmenter dark-on-light crops
         gray = 255 - gray
+    # the fallback cut draws from its own stream, so whether the segmenter succeeds here does not
+    # shift the random numbers of every later plate (a segmenter change stays a local change)
+    jitter_rng = np.random.default_rng(rng.integers(1 << 62))
     cut = _segmenter_patches(gray, boxes) if use_segmenter else None
     if cut is not None:
         return list(zip(cut, plate.text))
     out = []
     for box, ch in zip(boxes, plate.text):
-        x0, y0, x1, y1 = _jitter(box, rng, gray.shape)
+        x0, y0, x1, y1 = _jitter(box, jitter_rng, gray.shape)
         out.append((charimg.ink_patch(gray[y0:y1, x0:x1], dark_ink=True), ch))
     return out
 

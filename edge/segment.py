@@ -3,11 +3,12 @@
 The crop is dark text on a light background (the localizer inverts light-on-dark plates). Ink
 blobs are chained into text lines (edge.textline); the main line - or two stacked rows - is
 kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
-stickers, state names and slogans (smaller), EU bands and frames (taller or not in line).
+stickers, state names and slogans (smaller), EU bands and frames (taller or not in line), and
+the rims local thresholds draw around dark areas (an EU band, the car body) at the line's ends.
 Blobs of touching characters are split at the weakest ink columns; a character merged with
 something above or below the line (header text, frame, bolt) is recovered by cutting the mask to
-the line's band. Three binarisations of the crop each propose a segmentation and the one the
-others agree with most is kept.
+the line's band, between the line's characters and at its ends. Three binarisations of the crop
+each propose a segmentation and the one the others agree with most is kept.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from .charimg import ink_patch
 from .config import SegmentConfig
-from .textline import H, W, X, Y, Line, binarize, chain_lines, char_blobs, median, stacked
+from .textline import (H, W, X, Y, Line, binarize, chain_lines, char_like, components, fit_line, median,
+                       stacked)
 from .types import Box, CharCrop
 
 
@@ -64,63 +66,106 @@ def _segmentations(crop: np.ndarray, masks: Iterable[np.ndarray], cfg: SegmentCo
 def _segmentation(crop: np.ndarray, mask: np.ndarray, cfg: SegmentConfig,
                   sizes: tuple[float, float]) -> tuple[float, list[tuple[int, Box]]] | None:
     """(geometry score, characters) of the main text line(s) in one ink mask, if plausible."""
-    blobs = _drop_non_chars(char_blobs(mask, sizes[0], sizes[1], max_aspect=4.0), crop.shape)
+    parts = components(mask)
+    blobs = parts[1][char_like(parts[1], sizes[0], sizes[1], max_aspect=4.0)].astype(np.float32)
+    blobs = _drop_non_chars(blobs, crop.shape)
     rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
                                   height_ratio=cfg.height_ratio), cfg)
     if not rows:
         return None
     if len(rows) == 1:
-        rows = [_fill_gaps(rows[0], mask, sizes)]
+        rows = [_fill_gaps(rows[0], mask, parts, sizes)]
     chars = _char_boxes(crop, rows, mask)
     return (_score(rows, cfg), chars) if cfg.min_chars <= len(chars) <= cfg.max_chars else None
 
 
-def _fill_gaps(line: Line, mask: np.ndarray, sizes: tuple[float, float], margin: float = 0.1) -> Line:
-    """The line plus characters inside it that were merged with something above or below (header
-    text, frame, bolts): they come apart when the mask is cut to the band between the line's top
-    and bottom (plus `margin` character heights). Only gaps between the line's own characters are
-    searched - at its ends such a cut would turn frame edges into characters."""
-    b = line.blobs
-    x = b[:, X] + b[:, W] / 2
-    top = median(b[:, Y] - line.slope * x) - margin * line.height
-    bot = median(b[:, Y] + b[:, H] - line.slope * x) + margin * line.height
-    x0, x1 = int(b[:, X].min()), int((b[:, X] + b[:, W]).max())
-    yy, xx = np.mgrid[0:mask.shape[0], x0:x1]
-    v = yy - line.slope * xx
-    band = np.where((v >= top) & (v <= bot), mask[:, x0:x1], 0).astype(np.uint8)
-    found = char_blobs(band, sizes[0], sizes[1], max_aspect=4.0)
-    found[:, X] += x0
-    inside = (found[:, X] > x0) & (found[:, X] + found[:, W] < x1)
-    new = [f for f in found[inside] if not _overlaps_any(f, b) and _was_cut(f, mask, band, x0)]
-    if not new:
+def _fill_gaps(line: Line, mask: np.ndarray, parts: tuple[np.ndarray, np.ndarray],
+               sizes: tuple[float, float], margin: float = 0.1) -> Line:
+    """The line plus characters that were merged with something above or below it (header text,
+    frame, bolts): they come apart when the mask is cut to the band between the line's top and
+    bottom (plus `margin` character heights), the columns of the line's own characters blanked so
+    a frame line under several characters cannot bring them back as one blob. Between the line's
+    characters every piece cut off something is taken; beyond its ends only pieces that sit on the
+    line and continue it (_extend), as such a cut also turns frame edges into character-high bars."""
+    top, bot = _line_edges(line)
+    h, m = line.height, margin * line.height
+    v = np.arange(mask.shape[0])[:, None] - line.slope * np.arange(mask.shape[1])[None, :]
+    band = np.where((v >= top - m) & (v <= bot + m), mask, 0).astype(np.uint8)
+    for x, _, w, _, _ in line.blobs.astype(int):
+        band[:, x:x + w] = 0
+    pieces, higher, lower = _cut_pieces(parts, band, sizes)
+    if not len(pieces):
         return line
-    return Line(blobs=np.concatenate([b, np.array(new, np.float32)]), slope=line.slope, height=line.height)
+    x = pieces[:, X] + pieces[:, W] / 2
+    off_top = pieces[:, Y] - line.slope * x - top
+    off_bot = pieces[:, Y] + pieces[:, H] - line.slope * x - bot
+    # cut where the piece runs into the margin and its ink goes on beyond the band
+    above, below = higher & (off_top < -m / 2), lower & (off_bot > m / 2)
+    inner = (pieces[:, X] > line.x0) & (pieces[:, X] + pieces[:, W] < line.x1) & (above | below)
+    # beyond the ends: a character (maybe hanging on a bolt or frame) ends where the line does,
+    # at least on one side; a post crossing the band is cut on both
+    fits = (above | (np.abs(off_top) <= m / 2)) & (below | (np.abs(off_bot) <= m / 2)) & ~(above & below)
+    outer = ((pieces[:, X] + pieces[:, W] <= line.x0) | (pieces[:, X] >= line.x1)) & fits
+    ends = _drop_non_chars(pieces[outer], mask.shape)
+    blobs = _extend(np.concatenate([line.blobs, pieces[inner]]), ends, h)
+    return Line(blobs=blobs, slope=line.slope, height=line.height)
 
 
-def _was_cut(blob: np.ndarray, mask: np.ndarray, band: np.ndarray, x0: int) -> bool:
-    """Whether the band cut the blob off ink above or below it (so it was merged with that)."""
-    x, y, w, h = (int(v) for v in blob[:4])
-    cols = slice(x, x + w)
-    above = y > 0 and bool(mask[y - 1, cols].any()) and not band[y - 1, x - x0:x - x0 + w].any()
-    below = y + h < mask.shape[0] and bool(mask[y + h, cols].any()) and not band[y + h, x - x0:x - x0 + w].any()
-    return above or below
+def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray,
+                sizes: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Character-sized blobs of the band, and for each whether its blob in the whole mask (`parts`:
+    its components) reaches higher and lower than it does."""
+    labels, stats = components(band)
+    keep = np.flatnonzero(char_like(stats, sizes[0], sizes[1], max_aspect=4.0))
+    whole, whole_stats = parts
+    higher, lower = [], []
+    for i in keep:
+        x, y, w, h, _ = stats[i]
+        r, c = np.unravel_index(int(np.argmax(labels[y:y + h, x:x + w] == i + 1)), (h, w))
+        _, wy, _, wh, _ = whole_stats[whole[y + r, x + c] - 1]
+        higher.append(wy < y)
+        lower.append(wy + wh > y + h)
+    return stats[keep].astype(np.float32).reshape(-1, 5), np.array(higher, bool), np.array(lower, bool)
 
 
-def _overlaps_any(blob: np.ndarray, blobs: np.ndarray) -> bool:
-    """Whether the blob shares a third of its columns with any of `blobs`."""
-    common = np.minimum(blob[X] + blob[W], blobs[:, X] + blobs[:, W]) - np.maximum(blob[X], blobs[:, X])
-    return bool(np.any(common > blob[W] / 3))
+def _extend(blobs: np.ndarray, pieces: np.ndarray, h: float, max_gap: float = 0.5) -> np.ndarray:
+    """The line's blobs plus the pieces that continue it at either end, nearest first: each
+    within `max_gap` character heights of the end (the spacing inside a group of characters),
+    and no thin bar (frame edge)."""
+    pieces = pieces[pieces[:, W] >= 0.3 * h]
+    for _ in range(len(pieces)):
+        left, right = blobs[:, X].min(), (blobs[:, X] + blobs[:, W]).max()
+        gap = np.maximum(left - (pieces[:, X] + pieces[:, W]), pieces[:, X] - right)
+        ok = (gap > -0.15 * h) & (gap < max_gap * h)
+        if not ok.any():
+            break
+        i = int(np.argmin(np.where(ok, gap, np.inf)))
+        blobs = np.concatenate([blobs, pieces[i:i + 1]])
+        pieces = np.delete(pieces, i, axis=0)
+    return blobs
 
 
 def _char_boxes(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[tuple[int, Box]]:
     """(row, box) of each character of the chosen rows, reading order, touching ones split."""
-    rows = [ln for ln in (_same_ink(ln, crop, mask) for ln in rows) if ln is not None]
-    return [(r, Box(x, y, w, h)) for r, line in enumerate(rows)
-            for x, y, w, h in _trim_ends(_split_touching(line, mask))]
+    out: list[list[tuple[int, int, int, int]]] = []
+    for line in rows:
+        levels = _ink_levels(line, crop, mask)
+        if levels is None:
+            out.append(_trim_ends(_split_touching(line, mask)))
+            continue
+        paper, ink = levels
+        contrast = paper - ink
+        ok = contrast >= 0.5 * median(contrast)  # same ink: see _ink_levels
+        if ok.any():
+            line = Line(blobs=line.blobs[ok], slope=line.slope, height=line.height)
+            dark = (paper + median(ink[ok])) / 2
+            out.append(_drop_rims(_trim_ends(_split_touching(line, mask)), crop, dark))
+    return [(r, Box(x, y, w, h)) for r, boxes in enumerate(out) for x, y, w, h in boxes]
 
 
 def _agreement(a: list[tuple[int, Box]], b: list[tuple[int, Box]]) -> float:
-    """Share of characters two segmentations have in common (boxes overlapping by half)."""
+    """Share of characters two segmentations have in common (boxes overlapping by half);
+    symmetric, so a segmentation with duplicate boxes gains nothing from them."""
     pa = np.array([[p.x, p.y, p.x + p.w, p.y + p.h] for _, p in a], np.float64)[:, None]
     pb = np.array([[q.x, q.y, q.x + q.w, q.y + q.h] for _, q in b], np.float64)[None]
     iw = np.clip(np.minimum(pa[..., 2], pb[..., 2]) - np.maximum(pa[..., 0], pb[..., 0]), 0, None)
@@ -128,7 +173,8 @@ def _agreement(a: list[tuple[int, Box]], b: list[tuple[int, Box]]) -> float:
     area = lambda r: (r[..., 2] - r[..., 0]) * (r[..., 3] - r[..., 1])
     inter = iw * ih
     iou = inter / np.maximum(area(pa) + area(pb) - inter, 1e-9)
-    return float((iou >= 0.5).any(axis=1).sum()) / max(len(a), len(b))
+    hit = iou >= 0.5
+    return float(min(hit.any(axis=1).sum(), hit.any(axis=0).sum())) / max(len(a), len(b))
 
 
 def _masks(crop: np.ndarray, char_h: float) -> Iterator[np.ndarray]:
@@ -190,36 +236,68 @@ def _main_rows(lines: list[Line], cfg: SegmentConfig) -> list[Line]:
     return sorted(rows, key=lambda ln: ln.cy)
 
 
-def _aligned(line: Line, tol: float = 0.15) -> Line | None:
-    """Keep the blobs whose top and bottom both sit on the line's top and bottom (within `tol`
-    character heights): band letters, emblems and frame pieces rarely share both."""
-    b = line.blobs
-    x = b[:, X] + b[:, W] / 2
-    top = b[:, Y] - line.slope * x
-    bot = b[:, Y] + b[:, H] - line.slope * x
-    ok = (np.abs(top - median(top)) <= tol * line.height) & (np.abs(bot - median(bot)) <= tol * line.height)
+def _aligned(line: Line) -> Line | None:
+    """Keep the blobs whose top and bottom both sit on the line's top and bottom: band letters,
+    emblems and frame pieces rarely share both. The line is refitted to them, as a character
+    merged with a bolt or frame below it tilts the line it was chained into."""
+    ok = _on_line(line.blobs, line, *_line_edges(line))
     if not ok.any():
         return None
-    return Line(blobs=b[ok], slope=line.slope, height=median(b[ok][:, H]))
+    refit = fit_line(line.blobs[ok])
+    return Line(blobs=line.blobs[ok], slope=refit.slope if refit else line.slope,
+                height=median(line.blobs[ok][:, H]))
 
 
-def _same_ink(line: Line, crop: np.ndarray, mask: np.ndarray) -> Line | None:
-    """Drop blobs whose ink is much fainter than the line's: the characters of a plate share one
-    ink colour, shadows and frame edges usually do not."""
+def _line_edges(line: Line) -> tuple[float, float]:
+    """The line's top and bottom (median over its blobs, measured along the line's slope)."""
     b = line.blobs
-    y0, y1 = int(b[:, Y].min()), int((b[:, Y] + b[:, H]).max())
-    x0, x1 = int(b[:, X].min()), int((b[:, X] + b[:, W]).max())
+    x = b[:, X] + b[:, W] / 2
+    return median(b[:, Y] - line.slope * x), median(b[:, Y] + b[:, H] - line.slope * x)
+
+
+def _on_line(blobs: np.ndarray, line: Line, top: float, bot: float, tol: float = 0.15) -> np.ndarray:
+    """Which blobs have their top at `top` and their bottom at `bot` (within `tol` character heights)."""
+    x = blobs[:, X] + blobs[:, W] / 2
+    return ((np.abs(blobs[:, Y] - line.slope * x - top) <= tol * line.height)
+            & (np.abs(blobs[:, Y] + blobs[:, H] - line.slope * x - bot) <= tol * line.height))
+
+
+def _ink_levels(line: Line, crop: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """Grey of the paper around the line and mean grey of each blob's ink; None without paper.
+    The characters of a plate share one ink colour, shadows and frame edges usually do not."""
+    b = line.blobs.astype(int)
+    x0, y0 = b[:, X].min(), b[:, Y].min()
+    x1, y1 = (b[:, X] + b[:, W]).max(), (b[:, Y] + b[:, H]).max()
     paper = crop[y0:y1, x0:x1][mask[y0:y1, x0:x1] == 0]
     if paper.size == 0:
-        return line
-    bg = float(np.median(paper))
-    contrast = []
-    for x, y, w, h, _ in line.blobs.astype(int):
-        m = mask[y:y + h, x:x + w]
-        contrast.append(bg - cv2.mean(crop[y:y + h, x:x + w], m)[0] if cv2.countNonZero(m) else 0.0)
-    contrast = np.array(contrast)
-    ok = contrast >= 0.5 * median(contrast)
-    return Line(blobs=line.blobs[ok], slope=line.slope, height=line.height) if ok.any() else None
+        return None
+    ink = [cv2.mean(crop[y:y + h, x:x + w], mask[y:y + h, x:x + w])[0]
+           if cv2.countNonZero(mask[y:y + h, x:x + w]) else float(np.median(paper))
+           for x, y, w, h, _ in b]
+    return float(np.median(paper)), np.array(ink)
+
+
+def _drop_rims(boxes: list[tuple[int, int, int, int]], crop: np.ndarray,
+               dark: float) -> list[tuple[int, int, int, int]]:
+    """Drop blobs at either end of a line that are the rim of a dark area, not a stroke: local
+    thresholds mark only the rims of areas wider than their window (an EU band, the car body).
+    Outside such a rim it stays darker than `dark` (halfway from paper to ink) for a fifth of a
+    character height, where a character has paper - or a thin frame line, then something lighter."""
+    def rim(box: tuple[int, int, int, int], left: bool, reach: int) -> bool:
+        x, y, w, h = box
+        rows = slice(y + h // 5, y + h - h // 5)
+        cols = crop[rows, max(0, x - reach):x] if left else crop[rows, x + w:x + w + reach]
+        return cols.size > 0 and bool((np.median(cols, axis=0) < dark).all())
+
+    while len(boxes) >= 2:
+        reach = max(2, int(round(0.2 * median([b[3] for b in boxes]))))
+        if rim(boxes[0], True, reach):
+            boxes = boxes[1:]
+        elif rim(boxes[-1], False, reach):
+            boxes = boxes[:-1]
+        else:
+            break
+    return boxes
 
 
 def _score(rows: list[Line], cfg: SegmentConfig) -> float:
@@ -255,7 +333,9 @@ def _split_touching(line: Line, mask: np.ndarray) -> list[tuple[int, int, int, i
         for a, e in zip(cuts[:-1], cuts[1:]):
             sub = mask[y:y + h, x + a:x + e]
             rows_on = np.flatnonzero(sub.any(axis=1))
-            if e - a >= 2 and len(rows_on):
+            # every letter and digit reaches both the top and the foot of the line: a piece that
+            # does not is a separator or frame bit that was merged with the characters
+            if e - a >= 2 and len(rows_on) and rows_on[0] < 0.2 * h and rows_on[-1] >= 0.8 * h:
                 out.append((x + a, y + int(rows_on[0]), e - a, int(rows_on[-1] - rows_on[0] + 1)))
     return out
 

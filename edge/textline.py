@@ -71,13 +71,23 @@ def char_blobs(mask: np.ndarray, min_h: float, max_h: float, max_aspect: float =
 
     `max_aspect` (width/height) above ~1.3 admits touching characters, for the segmenter to split.
     """
-    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    s = stats[1:]
+    _, stats = components(mask)
+    return stats[char_like(stats, min_h, max_h, max_aspect)].astype(np.float32)
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected components of a mask: label image (0 background, i + 1 for stats row i) and
+    (N,5) x,y,w,h,area stats."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return labels, stats[1:]
+
+
+def char_like(s: np.ndarray, min_h: float, max_h: float, max_aspect: float = 1.3) -> np.ndarray:
+    """Which stats rows (x,y,w,h,area) are character-like; see char_blobs."""
     w, h, area = s[:, W], s[:, H], s[:, AREA]
     # solid blocks are not characters, except narrow bars (1, I in plain bold fonts)
-    keep = ((h >= min_h) & (h <= max_h) & (w <= max_aspect * h) & (w * 8 >= h)
+    return ((h >= min_h) & (h <= max_h) & (w <= max_aspect * h) & (w * 8 >= h)
             & (area >= 0.12 * w * h) & ((area <= 0.95 * w * h) | (w <= 0.35 * h)))
-    return s[keep].astype(np.float32)
 
 
 def chain_lines(blobs: np.ndarray, max_tilt_deg: float = 15.0, min_count: int = 3,
@@ -122,7 +132,7 @@ def chain_lines(blobs: np.ndarray, max_tilt_deg: float = 15.0, min_count: int = 
         while nxt[chain[-1]] >= 0 and prev[nxt[chain[-1]]] == chain[-1]:
             chain.append(nxt[chain[-1]])
         if len(chain) >= min_count:
-            line = _fit(b[chain])
+            line = fit_line(b[chain])
             if line is not None and abs(line.angle_deg) <= max_tilt_deg + 1:
                 lines.append(line)
     return lines
@@ -138,7 +148,7 @@ def stacked(a: Line, b: Line) -> bool:
             and 0.45 < a.height / b.height < 2.2 and abs(a.angle_deg - b.angle_deg) < 8)
 
 
-def _fit(blobs: np.ndarray) -> Line | None:
+def fit_line(blobs: np.ndarray) -> Line | None:
     """Least-squares line through the blob centres, dropping height outliers."""
     h = blobs[:, H]
     med = median(h)

@@ -44,9 +44,15 @@ def test_export_int8_loads_in_classifier_and_agrees(trained):
     x, _ = charsynth.make_chars(64, charsynth.DIGITS, seed=99)
     patches = [p[4:24, 4:24] for p in x]   # crops that fit_patch re-frames like the device does
     framed = np.stack([fit_patch(p, (28, 28)) for p in patches])[..., None].astype(np.float32) / 255.0
-    want = model.predict(framed, verbose=0).argmax(1)
-    got = clf.predict(patches).argmax(1)
-    assert (want == got).mean() >= 0.95
+    want = model.predict(framed, verbose=0)
+    got = clf.predict(patches)
+    # three epochs on 2,000 samples leave near-ties that int8 rounding may flip: compare where
+    # the float model has a clear winner, and the probabilities everywhere
+    top2 = np.sort(want, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.1
+    assert clear.sum() >= 32
+    assert (want.argmax(1)[clear] == got.argmax(1)[clear]).mean() >= 0.95
+    assert np.abs(want - got).mean() < 0.02
 
 
 def test_exported_model_has_dynamic_batch(trained):

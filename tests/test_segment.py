@@ -78,14 +78,15 @@ def test_count_limits_are_honoured():
     assert segment(_gray(plate), SegmentConfig(min_chars=5)) == []
 
 
-def _kept_after_damage(seed: int, pattern: str, damage) -> int:
+def _kept_after_damage(seed: int, pattern: str, damage, separator: str = "") -> int:
     """How many of 20 rendered plates still segment into all their characters after `damage`
     draws on them in ink colour."""
     rng = np.random.default_rng(seed)
     fonts = find_fonts()
     ok = 0
     for i in range(20):
-        style = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=40, border=False)
+        style = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=40, border=False,
+                           separator=separator)
         plate = render_plate(random_text(rng, pattern), rng, style=style)
         gray = _gray(plate)
         damage(gray, plate.char_boxes, int(np.percentile(gray, 2)))
@@ -149,3 +150,67 @@ def test_narrow_glyphs_centred_in_their_cell_make_no_group_gap():
         return CharCrop(box=Box(i * 26 + shift + (20 - w) // 2, 0, w, 40), row=0, patch=None)
     chars = [cell(0), cell(1), cell(2), cell(3, shift=24), cell(4, w=6), cell(5, w=6), cell(6)]
     assert [len(g) for g in char_groups(chars)] == [3, 4]
+
+
+def test_a_frame_line_under_some_characters_adds_no_character():
+    """A frame line just under characters 1-3, joined to 1 and 3 and running on down: the blob
+    it makes of them must not come back as extra characters next to the ones between."""
+    def frame_line(gray, boxes, ink):
+        b1, b3 = boxes[1], boxes[3]
+        foot = max(b.y + b.h for b in boxes)
+        cv2.rectangle(gray, (b1.x, foot + 1), (b3.x + b3.w, foot + 2), ink, -1)
+        for b in (b1, b3):
+            cv2.rectangle(gray, (b.x + b.w // 3, b.y + b.h - 2), (b.x + b.w // 2, foot + 1), ink, -1)
+        cv2.rectangle(gray, (b1.x, foot + 1), (b1.x + 3, gray.shape[0] - 1), ink, -1)
+    ok = _kept_after_damage(23, "LLLDDDD", frame_line)
+    assert ok >= 16, ok
+
+
+def test_an_end_character_merged_with_something_above_it_is_kept():
+    """The first character hanging on a bolt or frame piece is still a character of the line."""
+    def blob_above_first(gray, boxes, ink):
+        b = boxes[0]
+        cv2.rectangle(gray, (b.x, max(0, b.y - b.h // 2)), (b.x + b.w // 2, b.y + 2), ink, -1)
+    ok = _kept_after_damage(23, "LLLDDDD", blob_above_first)
+    assert ok >= 16, ok
+
+
+def test_a_bolt_under_a_character_does_not_cut_the_line_short():
+    """A bolt touching the foot of the next-to-last character makes it taller than the others; the
+    line must keep it and the character after it."""
+    def bolt_below(gray, boxes, ink):
+        b = boxes[-2]
+        cv2.circle(gray, (b.x + b.w // 2, b.y + b.h + 5), 7, ink, -1)
+    ok = _kept_after_damage(23, "LLLDDDD", bolt_below)
+    assert ok >= 16, ok
+
+
+def test_a_separator_touching_its_neighbours_is_not_a_character():
+    """A hyphen run into the characters either side of it is cut away, not kept as a character."""
+    def long_hyphen(gray, boxes, ink):
+        b1, b2 = boxes[1], boxes[2]
+        cy = (b1.y + b2.y + (b1.h + b2.h) // 2) // 2
+        cv2.rectangle(gray, (b1.x + b1.w // 2, cy - 2), (b2.x + b2.w // 2, cy + 2), ink, -1)
+    ok = _kept_after_damage(7, "LLDDDD", long_hyphen, separator="-")
+    assert ok >= 16, ok
+
+
+def test_the_rim_of_an_eu_band_is_not_a_character():
+    """A grey band (an EU band's blue) between the plate's light border and, on its left, the dark
+    car body: local thresholds mark its right rim, a character-high bar next to the text."""
+    rng = np.random.default_rng(5)
+    fonts = find_fonts()
+    ok = 0
+    for i in range(20):
+        h = 40
+        style = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=h, border=False,
+                           margin=0.5)
+        plate = render_plate(random_text(rng, "LLDDDLL"), rng, style=style)
+        gray = cv2.copyMakeBorder(_gray(plate), 0, 0, h, 0, cv2.BORDER_REPLICATE)
+        top = min(b.y for b in plate.char_boxes) - h // 10
+        bottom = max(b.y + b.h for b in plate.char_boxes) + h // 10
+        x1 = plate.char_boxes[0].x + h - int(0.15 * h)
+        gray[top:bottom, x1 - int(0.8 * h):x1] = 110
+        gray[:, :x1 - int(0.8 * h)] = 50
+        ok += len(segment(gray, SegmentConfig(), h)) == len(plate.text)
+    assert ok >= 16, ok
