@@ -73,10 +73,7 @@ def evaluate(model_path: str, root: Path = DEFAULT_ROOT, dump: Path | None = Non
     patches, chars, stats = real_chars(root, groups=groups)
     probs = clf.predict(patches)
     pred = [clf.labels[k] for k in probs.argmax(1)]
-    in_context = list(pred)
-    for g in groups:
-        for i, ch in zip(g, settle_group_types(probs[g], clf.labels, [list(range(len(g)))]).text):
-            in_context[i] = ch
+    in_context = settle_group_types(probs, clf.labels, groups).text   # groups never span plates
     keep = [i for i, c in enumerate(chars) if c in clf.labels]
     truth = [chars[i] for i in keep]
     errors = [(chars[i], pred[i]) for i in keep if chars[i] != pred[i]]

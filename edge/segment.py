@@ -149,17 +149,17 @@ def _char_boxes(crop: np.ndarray, rows: list[Line], mask: np.ndarray) -> list[tu
     """(row, box) of each character of the chosen rows, reading order, touching ones split."""
     out: list[list[tuple[int, int, int, int]]] = []
     for line in rows:
-        levels = _ink_levels(line, crop, mask)
-        if levels is None:
-            out.append(_trim_ends(_split_touching(line, mask)))
-            continue
-        paper, ink = levels
-        contrast = paper - ink
-        ok = contrast >= 0.5 * median(contrast)  # same ink: see _ink_levels
-        if ok.any():
+        levels, dark = _ink_levels(line, crop, mask), None
+        if levels is not None:
+            paper, ink = levels
+            contrast = paper - ink
+            ok = contrast >= 0.5 * median(contrast)  # same ink: see _ink_levels
+            if not ok.any():
+                continue
             line = Line(blobs=line.blobs[ok], slope=line.slope, height=line.height)
             dark = (paper + median(ink[ok])) / 2
-            out.append(_drop_rims(_trim_ends(_split_touching(line, mask)), crop, dark))
+        boxes = _trim_ends(_split_touching(line, mask))
+        out.append(boxes if dark is None else _drop_rims(boxes, crop, dark))
     return [(r, Box(x, y, w, h)) for r, boxes in enumerate(out) for x, y, w, h in boxes]
 
 
