@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .config import LocalizeConfig
-from .textline import H, W, X, Y, Line, find_lines, median, stacked
+from .textline import RUN_ASPECT, H, W, X, Y, Line, find_lines, median, stacked
 from .types import Box, PlateCandidate
 
 
@@ -57,8 +57,14 @@ class Localizer:
         scale = min(1.0, self.cfg.crop_work_height / h)
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
         sh = small.shape[0]
-        lines = find_lines(small, 0.18 * sh, 0.95 * sh, self.cfg.max_tilt_deg, 2)
-        groups = sorted(_plates_from_lines(lines, min_chars=2), key=lambda g: -_ink(g[0]))
+        groups = []
+        # the image is known to hold a plate: if no line of single characters shows, its
+        # characters may run together (blur, tight spacing) - try again with runs of them
+        for aspect in (1.3, RUN_ASPECT):
+            lines = find_lines(small, 0.18 * sh, 0.95 * sh, self.cfg.max_tilt_deg, 2, max_aspect=aspect)
+            groups = sorted(_plates_from_lines(lines, min_chars=2), key=lambda g: -_ink(g[0]))
+            if groups:
+                break
         if not groups:
             return []
         picks = [groups[0]]

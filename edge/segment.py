@@ -19,8 +19,8 @@ import numpy as np
 
 from .charimg import ink_patch
 from .config import SegmentConfig
-from .textline import (H, W, X, Y, Line, binarize, chain_lines, char_like, components, fit_line, median,
-                       stacked)
+from .textline import (H, RUN_ASPECT, W, X, Y, Line, binarize, chain_lines, char_like, components, fit_line,
+                       median, stacked)
 from .types import Box, CharCrop
 
 
@@ -67,7 +67,7 @@ def _segmentation(crop: np.ndarray, mask: np.ndarray, cfg: SegmentConfig,
                   sizes: tuple[float, float]) -> tuple[float, list[tuple[int, Box]]] | None:
     """(geometry score, characters) of the main text line(s) in one ink mask, if plausible."""
     parts = components(mask)
-    blobs = parts[1][char_like(parts[1], sizes[0], sizes[1], max_aspect=4.0)].astype(np.float32)
+    blobs = parts[1][char_like(parts[1], sizes[0], sizes[1], max_aspect=RUN_ASPECT)].astype(np.float32)
     blobs = _drop_non_chars(blobs, crop.shape)
     rows = _main_rows(chain_lines(blobs, cfg.max_tilt_deg, 2, max_gap=cfg.max_gap,
                                   height_ratio=cfg.height_ratio), cfg)
@@ -116,7 +116,7 @@ def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray,
     """Character-sized blobs of the band, and for each whether its blob in the whole mask (`parts`:
     its components) reaches higher and lower than it does."""
     labels, stats = components(band)
-    keep = np.flatnonzero(char_like(stats, sizes[0], sizes[1], max_aspect=4.0))
+    keep = np.flatnonzero(char_like(stats, sizes[0], sizes[1], max_aspect=RUN_ASPECT))
     whole, whole_stats = parts
     higher, lower = [], []
     for i in keep:

@@ -14,6 +14,8 @@ import numpy as np
 
 # Blob columns
 X, Y, W, H, AREA = range(5)
+# width/height up to which a blob may be a run of touching characters (for splitting later)
+RUN_ASPECT = 4.0
 
 
 @dataclass
@@ -164,12 +166,12 @@ def fit_line(blobs: np.ndarray) -> Line | None:
 
 
 def find_lines(gray: np.ndarray, min_h: float, max_h: float, max_tilt_deg: float,
-               min_count: int = 3) -> list[tuple[Line, bool]]:
-    """Lines of characters in both polarities: (line, dark_ink)."""
+               min_count: int = 3, max_aspect: float = 1.3) -> list[tuple[Line, bool]]:
+    """Lines of characters in both polarities: (line, dark_ink); see char_blobs for `max_aspect`."""
     out = []
     char_h = np.sqrt(min_h * max_h)
     for dark in (True, False):
         mask = binarize(gray, char_h, dark)
-        blobs = char_blobs(mask, min_h, max_h)
+        blobs = char_blobs(mask, min_h, max_h, max_aspect)
         out += [(ln, dark) for ln in chain_lines(blobs, max_tilt_deg, min_count)]
     return out

@@ -137,3 +137,32 @@ def test_crop_candidates_offer_the_other_polarity_only_when_in_doubt():
     assert counts[1] == 7 and counts[0] != 7   # the symbols have the more ink; the plate comes second
     never = Localizer(LocalizeConfig(polarity_doubt=2.0))
     assert len(never.crop_candidates(_gray(symbols_over_plate()))) == 1
+
+
+def touching_pairs(text="OKM2385", char_h=40):
+    """A plate whose characters touch their neighbours two by two (ink bleeding over tight
+    spacing in a blurry shot): every pair is one blob wider than any single character."""
+    rng = np.random.default_rng(5)
+    style = PlateStyle(char_height=char_h, spacing=0.2, border=False, margin=0.5)
+    plate = render_plate(text, rng, style=style)
+    img = plate.image.copy()
+    ink = _gray(img) < 128
+    for a, b in zip(plate.char_boxes[0::2], plate.char_boxes[1::2]):
+        # a short bridge from a's ink to b's, on the row nearest mid-height where both have ink
+        rows = [y for y in range(a.y, a.y + a.h) if ink[y, a.x:a.x + a.w].any() and ink[y, b.x:b.x + b.w].any()]
+        y = min(rows, key=lambda r: abs(r - (a.y + a.h // 2)))
+        x0 = a.x + int(np.flatnonzero(ink[y, a.x:a.x + a.w]).max())
+        x1 = b.x + int(np.flatnonzero(ink[y, b.x:b.x + b.w]).min())
+        img[y - 1:y + 2, x0:x1 + 1] = style.ink
+    return _gray(img), plate
+
+
+def test_from_crop_finds_text_whose_characters_touch_in_pairs():
+    gray, plate = touching_pairs()
+    cand = Localizer(LocalizeConfig()).from_crop(gray)
+    assert cand is not None
+    # the text line holds every character: its blobs span the text, first to last character
+    hints = np.array([[b.x, b.x + b.w] for b in cand.char_boxes], np.float64)
+    x0, x1 = (cand.to_frame @ [[hints.min(), hints.max()], [0, 0], [1, 1]])[0]
+    first, last = plate.char_boxes[0], plate.char_boxes[-1]
+    assert abs(x0 - first.x) <= 3 and abs(x1 - (last.x + last.w)) <= 3
