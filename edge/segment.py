@@ -5,6 +5,8 @@ blobs are chained into text lines (edge.textline); the main line - or two stacke
 kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
 stickers, state names and slogans (smaller), EU bands and frames (taller or not in line), and
 the rims local thresholds draw around dark areas (an EU band, the car body) at the line's ends.
+Blobs touching the crop's sides are dropped too, unless a tight crop cut close to a character:
+one that sits whole on the line's top and bottom and continues it is taken back.
 Blobs of touching characters are split at the weakest ink columns; a character merged with
 something above or below the line (header text, frame, bolt) is recovered by cutting the mask to
 the line's band, between the line's characters and at its ends. Three binarisations of the crop
@@ -105,8 +107,13 @@ def _fill_gaps(line: Line, mask: np.ndarray, parts: tuple[np.ndarray, np.ndarray
     # beyond the ends: a character (maybe hanging on a bolt or frame) ends where the line does,
     # at least on one side; a post crossing the band is cut on both
     fits = (above | (np.abs(off_top) <= m / 2)) & (below | (np.abs(off_bot) <= m / 2)) & ~(above & below)
-    outer = ((pieces[:, X] + pieces[:, W] <= line.x0) | (pieces[:, X] >= line.x1)) & fits
-    ends = _drop_non_chars(pieces[outer], mask.shape)
+    # a piece at the crop's side may be a character a tight crop cut close to (the side's usual
+    # blobs, a frame edge or the car body, reach beyond the band or are thin): only one whole in
+    # height, on the line's top and bottom, and at least ~half a character wide is taken
+    flush = _on_line(pieces, line, top, bot) & ~higher & ~lower & ~_solid(pieces, narrow=0.0)
+    flush &= pieces[:, W] >= 0.7 * _typical_width(line.blobs)  # M, W are ~1.4 typical widths
+    beyond = (pieces[:, X] + pieces[:, W] <= line.x0) | (pieces[:, X] >= line.x1)
+    ends = pieces[beyond & ~_solid(pieces) & np.where(_at_side(pieces, mask.shape[1]), flush, fits)]
     blobs = _extend(np.concatenate([line.blobs, pieces[inner]]), ends, h)
     return Line(blobs=blobs, slope=line.slope, height=line.height)
 
@@ -196,13 +203,21 @@ def _erase_rules(mask: np.ndarray, char_h: float) -> np.ndarray:
 
 
 def _drop_non_chars(blobs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Drop blobs that touch the crop's sides (frame, car body) and solid wide blocks (EU band,
-    stickers): a character is a stroke figure - bold ones fill up to ~85% of their box - and only
-    a narrow one (I, 1) is nearly solid."""
-    x, w, h, area = blobs[:, X], blobs[:, W], blobs[:, H], blobs[:, 4]
-    touches = (x <= 0) | (x + w >= shape[1])
-    solid = (area > 0.9 * w * h) & (w > 0.35 * h)
-    return blobs[~touches & ~solid]
+    """Drop blobs that touch the crop's sides (frame, car body; _fill_gaps takes back characters
+    a tight crop cut close to) and solid wide blocks (EU band, stickers)."""
+    return blobs[~_at_side(blobs, shape[1]) & ~_solid(blobs)]
+
+
+def _at_side(blobs: np.ndarray, width: int) -> np.ndarray:
+    """Which blobs touch the left or right side of a crop `width` px wide."""
+    return (blobs[:, X] <= 0) | (blobs[:, X] + blobs[:, W] >= width)
+
+
+def _solid(blobs: np.ndarray, narrow: float = 0.35) -> np.ndarray:
+    """Which blobs are solid blocks wider than `narrow` heights: a character is a stroke figure -
+    bold ones fill up to ~85% of their box - and only a narrow one (I, 1) is nearly solid."""
+    w, h, area = blobs[:, W], blobs[:, H], blobs[:, 4]
+    return (area > 0.9 * w * h) & (w > narrow * h)
 
 
 def _trim_ends(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -308,14 +323,18 @@ def _score(rows: list[Line], cfg: SegmentConfig) -> float:
     return ink * (1.0 - min(0.5, float(spread))) * (1.0 if n <= cfg.max_chars else 0.5)
 
 
+def _typical_width(blobs: np.ndarray) -> float:
+    """A character's usual width: a character is at most ~0.8 of its height wide, so the median
+    of the narrower blobs (of all of them for bold, wide fonts), not of runs of touching ones."""
+    widths = blobs[:, W]
+    normal = widths[widths <= 0.9 * blobs[:, H]]
+    return median(normal if len(normal) else widths)
+
+
 def _split_touching(line: Line, mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes of a line, left to right, with blobs much wider than a character cut in pieces."""
     b = line.blobs[np.argsort(line.blobs[:, X])]
-    widths = b[:, W]
-    # a character is at most ~0.8 of its height wide; typical width from the narrower blobs
-    # (from all of them for bold, wide fonts)
-    normal = widths[widths <= 0.9 * b[:, H]]
-    typ = median(normal if len(normal) else widths)
+    typ = _typical_width(b)
     out = []
     for x, y, w, h, _ in b.astype(int):
         k = int(round(w / max(typ, 1.0)))

@@ -78,16 +78,20 @@ def test_count_limits_are_honoured():
     assert segment(_gray(plate), SegmentConfig(min_chars=5)) == []
 
 
+def _plates(seed: int, pattern: str, **style):
+    """20 borderless plates with 40 px characters, cycling through the installed fonts."""
+    rng = np.random.default_rng(seed)
+    fonts = find_fonts()
+    for i in range(20):
+        look = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=40, border=False, **style)
+        yield render_plate(random_text(rng, pattern), rng, style=look)
+
+
 def _kept_after_damage(seed: int, pattern: str, damage, separator: str = "") -> int:
     """How many of 20 rendered plates still segment into all their characters after `damage`
     draws on them in ink colour."""
-    rng = np.random.default_rng(seed)
-    fonts = find_fonts()
     ok = 0
-    for i in range(20):
-        style = PlateStyle(font=fonts[i % len(fonts)] if fonts else None, char_height=40, border=False,
-                           separator=separator)
-        plate = render_plate(random_text(rng, pattern), rng, style=style)
+    for plate in _plates(seed, pattern, separator=separator):
         gray = _gray(plate)
         damage(gray, plate.char_boxes, int(np.percentile(gray, 2)))
         ok += len(segment(gray, SegmentConfig())) == len(plate.char_boxes)
@@ -212,5 +216,50 @@ def test_the_rim_of_an_eu_band_is_not_a_character():
         x1 = plate.char_boxes[0].x + h - int(0.15 * h)
         gray[top:bottom, x1 - int(0.8 * h):x1] = 110
         gray[:, :x1 - int(0.8 * h)] = 50
+        ok += len(segment(gray, SegmentConfig(), h)) == len(plate.text)
+    assert ok >= 16, ok
+
+
+def _tight_crops(seed: int, cut) -> tuple[int, int]:
+    """How many of 20 rendered plates, cropped with `cut(box) -> (left x, right x)` of the first
+    and last character, keep all their characters and how many keep all but those two."""
+    whole = inner = 0
+    for plate in _plates(seed, "LLDDDLL"):
+        first, last = plate.char_boxes[0], plate.char_boxes[-1]
+        gray = _gray(plate)[:, cut(first)[0]:cut(last)[1]]
+        n = len(segment(gray, SegmentConfig(), 40))
+        whole += n == len(plate.text)
+        inner += n == len(plate.text) - 2
+    return whole, inner
+
+
+def test_characters_a_tight_crop_cuts_close_to_are_kept():
+    """A crop that ends right at the first and last characters' outer edges (a tight label box)
+    must not lose them for touching its sides."""
+    whole, _ = _tight_crops(13, lambda b: (b.x, b.x + b.w))
+    assert whole >= 15, whole
+
+
+def test_characters_cut_in_half_by_the_crop_are_dropped():
+    """Less than half of a character left by the crop is no character to read."""
+    _, inner = _tight_crops(13, lambda b: (b.x + int(0.6 * b.w), b.x + int(0.4 * b.w)))
+    assert inner >= 15, inner
+
+
+@pytest.mark.parametrize("width,rows", [(4, "all"),       # a thin frame edge
+                                        (14, "down"),     # dark body from above down to the text's foot
+                                        (14, "text")])    # a dark block as tall as the text
+def test_a_frame_edge_or_car_body_at_the_crop_side_is_no_character(width, rows):
+    """A tight crop (a quarter character height above and below the text, 0.6 beside it) with
+    something dark along its sides: none of it becomes a character, none of the text is lost."""
+    h, ok = 40, 0
+    for plate in _plates(19, "LLDDDLL", margin=1.0):
+        first, last = plate.char_boxes[0], plate.char_boxes[-1]
+        top = min(b.y for b in plate.char_boxes) - h // 4
+        foot = max(b.y + b.h for b in plate.char_boxes) + h // 4
+        gray = _gray(plate)[top:foot, first.x - 24:last.x + last.w + 24].copy()
+        dark = {"all": slice(None), "down": slice(0, -(h // 4)), "text": slice(h // 4, -(h // 4))}[rows]
+        gray[dark, :width] = 40
+        gray[dark, -width:] = 40
         ok += len(segment(gray, SegmentConfig(), h)) == len(plate.text)
     assert ok >= 16, ok
