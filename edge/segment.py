@@ -95,7 +95,7 @@ def _fill_gaps(line: Line, mask: np.ndarray, parts: tuple[np.ndarray, np.ndarray
     band = np.where((v >= top - m) & (v <= bot + m), mask, 0).astype(np.uint8)
     for x, _, w, _, _ in line.blobs.astype(int):
         band[:, x:x + w] = 0
-    pieces, higher, lower = _cut_pieces(parts, band, sizes)
+    pieces, higher, lower, labels, ids = _cut_pieces(parts, band, sizes)
     if not len(pieces):
         return line
     x = pieces[:, X] + pieces[:, W] / 2
@@ -113,15 +113,62 @@ def _fill_gaps(line: Line, mask: np.ndarray, parts: tuple[np.ndarray, np.ndarray
     flush = _on_line(pieces, line, top, bot) & ~higher & ~lower & ~_solid(pieces, narrow=0.0)
     flush &= pieces[:, W] >= 0.7 * _typical_width(line.blobs)  # M, W are ~1.4 typical widths
     beyond = (pieces[:, X] + pieces[:, W] <= line.x0) | (pieces[:, X] >= line.x1)
-    ends = pieces[beyond & ~_solid(pieces) & np.where(_at_side(pieces, mask.shape[1]), flush, fits)]
-    blobs = _extend(np.concatenate([line.blobs, pieces[inner]]), ends, h)
+    at_side = _at_side(pieces, mask.shape[1])
+    taken = beyond & ~_solid(pieces) & np.where(at_side, flush, fits)
+    # a character merged with a frame post or the car body, which run on above and below the band
+    typ = _typical_width(line.blobs)
+    rest = [_strip_post(labels, ids[i], p, line, top, bot, p[X] < line.x0)
+            for i, p in enumerate(pieces) if beyond[i] and not taken[i] and not at_side[i] and p[W] >= 0.5 * typ]
+    rest = np.array([r for r in rest if r is not None], np.float32).reshape(-1, 5)
+    # one character (M, W are ~1.4 typical widths): only the end one can touch what ends the plate
+    rest = rest[_on_line(rest, line, top, bot) & ~_solid(rest, narrow=0.0)
+                & (rest[:, W] >= 0.5 * typ) & (rest[:, W] <= 1.5 * typ)]
+    left = rest[:, X] < line.x0
+    rest = rest[([int(np.argmax(np.where(left, rest[:, X] + rest[:, W], -np.inf)))] if left.any() else [])
+                + ([int(np.argmin(np.where(left, np.inf, rest[:, X])))] if (~left).any() else [])]
+    blobs = _extend(np.concatenate([line.blobs, pieces[inner]]), np.concatenate([pieces[taken], rest]), h)
     return Line(blobs=blobs, slope=line.slope, height=line.height)
 
 
-def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray,
-                sizes: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Character-sized blobs of the band, and for each whether its blob in the whole mask (`parts`:
-    its components) reaches higher and lower than it does."""
+def _strip_post(labels: np.ndarray, label: int, piece: np.ndarray, line: Line, top: float, bot: float,
+                left: bool, margin: float = 0.1, reach: float = 0.3) -> np.ndarray | None:
+    """A band piece (`label` in the band's `labels`) beyond the line's `left` or right end without the post at
+    its outer side, as a blob row; None without a post or if nothing is left. A post (frame edge, the car body's
+    edge) is a run of columns inked solidly from beyond the line's top to beyond its bottom, in
+    the piece's outer `reach` character heights (a frame's rounded corner may come first); a
+    character's columns end at the line, so one hanging on a post comes off it whole. The rest is
+    cut to the line's top and bottom (within half the margin), dropping what it was merged with."""
+    x, y, w, h = (int(v) for v in piece[:4])
+    sub = labels[y:y + h, x:x + w] == label
+    on = sub.any(axis=0)
+    first, last = np.argmax(sub, axis=0) + y, h - 1 - np.argmax(sub[::-1], axis=0) + y
+    slack = margin * line.height / 2
+    cols = np.arange(x, x + w)
+    post = (on & (first <= top + line.slope * cols - slack) & (last + 1 >= bot + line.slope * cols + slack)
+            & (sub.sum(axis=0) >= 0.9 * (last - first + 1)))
+    outer = int(round(reach * line.height))
+    post &= (cols < x + outer) if left else (cols >= x + w - outer)
+    if not post.any():
+        return None
+    idx = np.flatnonzero(post)
+    sub = sub[:, idx[-1] + 1:] if left else sub[:, :idx[0]]
+    x = x + idx[-1] + 1 if left else x
+    mid = x + sub.shape[1] / 2
+    r0 = max(0, int(np.floor(top + line.slope * mid - slack)) - y)
+    r1 = min(h, int(np.ceil(bot + line.slope * mid + slack)) - y)
+    sub = sub[r0:r1]
+    rows, cols_on = np.flatnonzero(sub.any(axis=1)), np.flatnonzero(sub.any(axis=0))
+    if not len(rows):
+        return None
+    sub = sub[rows[0]:rows[-1] + 1, cols_on[0]:cols_on[-1] + 1]
+    return np.array([x + cols_on[0], y + r0 + rows[0], sub.shape[1], sub.shape[0], sub.sum()], np.float32)
+
+
+def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray, sizes: tuple[float, float]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Character-sized blobs of the band, for each whether its blob in the whole mask (`parts`:
+    its components) reaches higher and lower than it does, and the band's component labels with
+    each piece's label."""
     labels, stats = components(band)
     keep = np.flatnonzero(char_like(stats, sizes[0], sizes[1], max_aspect=RUN_ASPECT))
     whole, whole_stats = parts
@@ -132,7 +179,8 @@ def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray,
         _, wy, _, wh, _ = whole_stats[whole[y + r, x + c] - 1]
         higher.append(wy < y)
         lower.append(wy + wh > y + h)
-    return stats[keep].astype(np.float32).reshape(-1, 5), np.array(higher, bool), np.array(lower, bool)
+    return (stats[keep].astype(np.float32).reshape(-1, 5), np.array(higher, bool), np.array(lower, bool),
+            labels, keep + 1)
 
 
 def _extend(blobs: np.ndarray, pieces: np.ndarray, h: float, max_gap: float = 0.5) -> np.ndarray:

@@ -263,3 +263,33 @@ def test_a_frame_edge_or_car_body_at_the_crop_side_is_no_character(width, rows):
         gray[dark, -width:] = 40
         ok += len(segment(gray, SegmentConfig(), h)) == len(plate.text)
     assert ok >= 16, ok
+
+
+def _post(gray, x: int, ink: int, width: int = 4):
+    """A vertical frame post `width` px wide from the plate's top to its foot, left edge at `x`."""
+    cv2.rectangle(gray, (x, 0), (x + width - 1, gray.shape[0] - 1), ink, -1)
+
+
+@pytest.mark.parametrize("end", [0, -1])
+def test_an_end_character_merged_with_a_frame_post_is_kept(end):
+    """The first or last character touching a frame post that runs above and below the text is
+    still read: the post is cut away, not the character dropped with it."""
+    def post_on_end(gray, boxes, ink):
+        b = boxes[end]
+        _post(gray, b.x - 3 if end == 0 else b.x + b.w - 1, ink)
+    ok = _kept_after_damage(29, "LLLDDDD", post_on_end)
+    assert ok >= 16, ok
+
+
+@pytest.mark.parametrize("where", ["beside", "between"])
+def test_a_frame_post_is_no_character(where):
+    """A frame post near the first character (not touching it) or crossing the line between two
+    characters adds no character."""
+    def post(gray, boxes, ink):
+        if where == "beside":
+            _post(gray, boxes[0].x - boxes[0].h // 4, ink)
+        else:
+            a, b = boxes[2], boxes[3]
+            _post(gray, (a.x + a.w + b.x) // 2 - 1, ink, width=3)
+    ok = _kept_after_damage(37, "LLLDDDD", post)
+    assert ok >= 16, ok
