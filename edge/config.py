@@ -52,7 +52,7 @@ class LocalizeConfig:
     min_line_chars: int = 3         # character-like blobs in a row for a region to count as text
     crop_char_height: int = 32      # plate crops are scaled so characters are this tall
     crop_work_height: int = 160     # read_crop: larger plate images are downscaled to find the text
-    polarity_doubt: float = 0.5     # read_crop: also read the other polarity when its text has this share of the ink
+    polarity_doubt: float = 0.5     # other polarity's text with this share of the ink: polarity in doubt (see config.yaml)
     pad_x: float = 0.5              # plate outline left/right of the characters, in character heights
     pad_y: float = 0.35             # plate outline above/below the characters, in character heights
     crop_pad_x: float = 3.0         # crop for the segmenter: wider, so characters missed here are kept

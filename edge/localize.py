@@ -4,8 +4,10 @@ Two steps. Cheap proposals on downscaled copies (dense vertical edges, one octav
 plate widths) say where text could be; each proposal is then checked at full resolution by
 finding a line of character-like blobs in either polarity (edge.textline). The fitted text line
 gives the tilt, which the crop undoes; light-on-dark plates are inverted so every crop is dark
-text on a light background. Text with no plate outline near it (writing on walls and signs) is
-dropped before it costs a segmentation.
+text on a light background (the background pinched between bold strokes, which the other
+polarity's threshold can cut into a "ghost" line of characters, is told apart by its level).
+Text with no plate outline near it (writing on walls and signs) is dropped before it costs a
+segmentation.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ class Localizer:
             lines = find_lines(region, min_h * f, max_h * f, cfg.max_tilt_deg, cfg.min_line_chars)
             for group, dark in _plates_from_lines(lines):
                 found.append(([_shift(_scale(ln, 1.0 / f), x0, y0) for ln in group], dark))
-        cands = [self._candidate(gray, group, dark, bounded=True) for group, dark in _dedupe(found)]
+        cands = [self._candidate(gray, group, dark, bounded=True)
+                 for group, dark in _dedupe(found, gray, cfg.polarity_doubt)]
         cands = [c for c in cands if c is not None and _in_zones(c.box, zones)]
         cands.sort(key=lambda c: -c.score)
         return cands[:cfg.max_plates]
@@ -270,21 +273,59 @@ def _plates_from_lines(lines: list[tuple[Line, bool]], min_chars: int = 3) -> li
     return out
 
 
-def _dedupe(found: list[tuple[list[Line], bool]]) -> list[tuple[list[Line], bool]]:
-    """One entry per plate when overlapping regions found the same characters."""
-    def bbox(group):
-        b = np.concatenate([ln.blobs for ln in group])
-        x0, y0 = b[:, X].min(), b[:, Y].min()
-        return Box(int(x0), int(y0), int((b[:, X] + b[:, W]).max() - x0), int((b[:, Y] + b[:, H]).max() - y0))
+def _dedupe(found: list[tuple[list[Line], bool]], gray: np.ndarray, doubt: float) -> list[tuple[list[Line], bool]]:
+    """One entry per plate when overlapping regions found the same characters. When the text kept
+    for a place is in doubt - text of the other polarity there has `doubt` of its ink or more - and
+    it is that text's ghost (see _ghost), the other text replaces it."""
     # the biggest text wins: a plate's characters over the small print around them
     found = sorted(found, key=lambda g: -_ink(g[0]))
-    kept, boxes = [], []
+    kept: list[tuple[list[Line], bool]] = []
+    boxes: list[Box] = []
     for g in found:
-        b = bbox(g[0])
-        if all(b.iou(o) < 0.3 for o in boxes):
+        b = _bbox(g[0])
+        clash = [i for i, o in enumerate(boxes) if b.iou(o) >= 0.3]
+        if clash and all(kept[i][1] != g[1] and _ink(g[0]) >= doubt * _ink(kept[i][0])
+                         and _ghost(gray, kept[i], g, boxes[i], b) for i in clash):
+            kept = [k for i, k in enumerate(kept) if i not in clash]
+            boxes = [o for i, o in enumerate(boxes) if i not in clash]
+            clash = []
+        if not clash:
             kept.append(g)
             boxes.append(b)
     return kept
+
+
+def _ghost(gray: np.ndarray, a: tuple[list[Line], bool], b: tuple[list[Line], bool],
+           box_a: Box, box_b: Box) -> bool:
+    """Whether line(s) a are the ghost of the other polarity's b: the background between b's bold
+    strokes, cut into character-sized pieces by the local threshold. Both are measured against
+    the level of the plate around them (the median over both text boxes and a margin): real
+    characters differ from it by the text's contrast, a ghost is made of it."""
+    x0, x1 = min(box_a.x, box_b.x), max(box_a.x + box_a.w, box_b.x + box_b.w)
+    y0, y1 = min(box_a.y, box_b.y), max(box_a.y + box_a.h, box_b.y + box_b.h)
+    m = int(0.25 * (y1 - y0))
+    step = max(1, (y1 - y0) // 32)   # levels need no full resolution on big text
+    around = gray[max(0, y0 - m):y1 + m:step, max(0, x0 - m):x1 + m:step]
+    level = float(np.median(around))
+    return 2.0 * _standout(gray, *a, level, step) < _standout(gray, *b, level, step)
+
+
+def _standout(gray: np.ndarray, lines: list[Line], dark: bool, level: float, step: int) -> float:
+    """How far the ink of lines of characters lies beyond `level`, towards their polarity (its
+    10% darkest or lightest pixels in their boxes, sampled every `step` px)."""
+    px = np.concatenate([gray[y:y + h:step, x:x + w:step].ravel()
+                         for x, y, w, h, _ in np.concatenate([ln.blobs for ln in lines]).astype(int)])
+    if not px.size:
+        return 0.0
+    k = int((0.1 if dark else 0.9) * (px.size - 1))
+    ink = float(np.partition(px, k)[k])
+    return level - ink if dark else ink - level
+
+
+def _bbox(lines: list[Line]) -> Box:
+    b = np.concatenate([ln.blobs for ln in lines])
+    x0, y0 = b[:, X].min(), b[:, Y].min()
+    return Box(int(x0), int(y0), int((b[:, X] + b[:, W]).max() - x0), int((b[:, Y] + b[:, H]).max() - y0))
 
 
 def _shift(line: Line, dx: float, dy: float) -> Line:

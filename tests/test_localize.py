@@ -166,3 +166,39 @@ def test_from_crop_finds_text_whose_characters_touch_in_pairs():
     x0, x1 = (cand.to_frame @ [[hints.min(), hints.max()], [0, 0], [1, 1]])[0]
     first, last = plate.char_boxes[0], plate.char_boxes[-1]
     assert abs(x0 - first.x) <= 3 and abs(x1 - (last.x + last.w)) <= 3
+
+
+def dim_bold_plate(dark=True, stroke=4, char_h=34, light=80):
+    """A dim, noisy plate of bold characters (text JIY4434) between a bright bumper above and a
+    dark shadow below. The surroundings set a large threshold offset, so on a dark-on-light plate
+    the other polarity's mask keeps only the paper pinched between the bold strokes: a "ghost"
+    line of character-sized pieces with more ink than the real characters. `light` is the
+    paper (dark text) or ink (light text) level. Returns the frame and the plate's box."""
+    style = PlateStyle(dark_on_light=dark, stroke=stroke, char_height=char_h,
+                       paper=(light,) * 3 if dark else (30,) * 3, ink=(25,) * 3 if dark else (light,) * 3)
+    img = render_plate("JIY4434", np.random.default_rng(1), style=style).image.astype(np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), 1.0) + np.random.default_rng(3).normal(0, 8, img.shape[:2])[..., None]
+    ph, pw = img.shape[:2]
+    gray = _gray(_pasted(np.clip(img, 0, 255).astype(np.uint8), 0.0, canvas=(1280, 720)))
+    x0, y0 = (1280 - pw) // 2, (720 - ph) // 2
+    gray[y0 - ph // 2:y0 - 4, x0 - 40:x0 + pw + 40] = 250
+    gray[y0 + ph + 4:y0 + ph + ph // 2, x0 - 40:x0 + pw + 40] = 5
+    return gray, Box(x0, y0, pw, ph)
+
+
+# bold dark text with a ghost line; guards: light text, bold and normal (the segmenter joins a
+# pair of the bold light characters on bright ink: 6 is enough there to show the polarity)
+@pytest.mark.parametrize("dark,stroke,light,n", [(True, 4, 80, 7), (False, 4, 110, 7), (False, 4, 200, 6),
+                                                 (False, 0, 110, 7), (False, 0, 200, 7)])
+def test_bold_text_is_read_in_its_own_polarity_not_its_ghost(dark, stroke, light, n):
+    gray, plate = dim_bold_plate(dark, stroke, light=light)
+    cands = [c for c in Localizer(LocalizeConfig()).find(gray) if c.box.iou(plate) > 0.3]
+    assert cands
+    crop = cands[0].crop
+    chars = segment(crop, SegmentConfig(), LocalizeConfig().crop_char_height)
+    assert len(chars) >= n
+    # normalised to dark on light: the plate margin just above the characters is brighter than their ink
+    x0, x1 = min(c.box.x for c in chars), max(c.box.x + c.box.w for c in chars)
+    y0 = min(c.box.y for c in chars)
+    ink = np.concatenate([crop[c.box.y:c.box.y + c.box.h, c.box.x:c.box.x + c.box.w].ravel() for c in chars])
+    assert np.median(crop[y0 - 6:y0 - 2, x0:x1]) > np.percentile(ink, 20) + 30
