@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
 
+from convert.devchars import DEFAULT_ERRATA, load_errata  # noqa: E402
 from edge.classify import Classifier, ModelError, resolve_model_path  # noqa: E402
 from edge.config import PlateFormat, load_config  # noqa: E402
 from edge.localize import Localizer  # noqa: E402
@@ -34,7 +35,6 @@ from edge.segment import segment  # noqa: E402
 from edge.types import Box  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "plates-dev"
-DEFAULT_ERRATA = ROOT / "bench" / "plates-dev-errata.csv"
 
 
 def main(argv=None) -> int:
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     rows = list(csv.DictReader(labels.open(encoding="utf-8")))
     if args.limit:
         rows = rows[:args.limit]
-    errata = load_errata(Path(args.errata), rows)
+    errata = load_errata(Path(args.errata), {r["image"]: r["plate"] for r in rows})
     cv2.setNumThreads(1)
     cfg = load_config(args.config)
     try:
@@ -136,15 +136,6 @@ def main(argv=None) -> int:
 
     _report(stats, times, confusions, clf, errata)
     return 0
-
-
-def load_errata(path: Path, rows: list[dict]) -> dict[str, str]:
-    """image -> corrected text, for the errata whose label matches this data set's label."""
-    if not path.is_file():
-        return {}
-    labels = {r["image"]: r["plate"].upper() for r in rows}
-    return {e["image"]: e["corrected"].upper() for e in csv.DictReader(path.open(encoding="utf-8"))
-            if labels.get(e["image"]) == e["label"].upper()}
 
 
 def _crop(image, box: Box, margin: float):
