@@ -1,9 +1,11 @@
 """Synthetic plate characters, cut the way the segmenter cuts them from real plates.
 
 A plate is rendered with edge.synth (a font drawn by plate-likeness, random colours, weight,
-width, spacing), slightly warped,
-shrunk to a realistic resolution and damaged (light, blur, noise, JPEG); then each character's
-box, jittered like an imperfect segmentation, goes through edge.charimg.ink_patch and fit_patch.
+width, spacing, look-alike glyphs), soiled (dirt, paint chips, bolt heads), slightly warped,
+shrunk to a realistic resolution and damaged (light, blur, noise, JPEG); then the reader's
+segmenter (or each character's box, jittered like an imperfect segmentation) cuts it and the
+patches go through edge.charimg.ink_patch and fit_patch. Characters the damage made unreadable
+(every counter closed) are left out rather than labelled.
 """
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ HERSHEY_SHARE = 0.1  # OpenCV stroke fonts: DIN-like strokes, but their 1 and I 
 # states), a 0 that is a narrowed O. Without these the model is sure a bar is an I.
 BAR_ONE_SHARE = 0.3
 O_ZERO_SHARE = 0.3
+SIX_TOP_SHARE = 0.2   # a straight-topped 6/9 (FE-Schrift, Mandatory): not in the installed fonts
+# Real plates carry dirt specks, paint chips and bolt heads over the glyphs (inside an O's ring a
+# blob is not a Q's tail), and yawed plates arrive horizontally crushed (W's strokes merge).
+SOIL_SHARE = 0.4
+SQUASH_SHARE = 0.15
 
 
 def font_weights(fonts: tuple[str, ...]) -> np.ndarray:
@@ -53,6 +60,7 @@ def plate_style(rng: np.random.Generator, fonts: tuple[str, ...], probs: np.ndar
     style.header = ""
     style.bar_one = bool(rng.random() < BAR_ONE_SHARE)
     style.o_zero = bool(rng.random() < O_ZERO_SHARE)
+    style.six_top = str(rng.choice(["slant", "flat"])) if rng.random() < SIX_TOP_SHARE else ""
     return style
 
 
@@ -84,8 +92,10 @@ def plate_chars(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     segmenter when it finds every character, else from the known boxes with a jittered cut."""
     style = plate_style(rng, fonts, probs)
     plate = synth.render_plate(text, rng, style, rows=1)
-    image, boxes = _warp(plate.image, plate.char_boxes, rng, strength)
+    image = soil(plate.image, plate.char_boxes, style, rng)
+    image, boxes = _warp(image, plate.char_boxes, rng, strength)
     image, boxes = _resample(image, boxes, rng)
+    image = _squash(image, boxes, rng)
     gray = cv2.cvtColor(synth.degrade(image, rng, strength), cv2.COLOR_BGR2GRAY)
     if not plate.dark_on_light:  # the localizer hands the segmenter dark-on-light crops
         gray = 255 - gray
@@ -93,13 +103,43 @@ def plate_chars(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     # shift the random numbers of every later plate (a segmenter change stays a local change)
     jitter_rng = np.random.default_rng(rng.integers(1 << 62))
     cut = _segmenter_patches(gray, boxes) if use_segmenter else None
-    if cut is not None:
-        return list(zip(cut, plate.text))
-    out = []
-    for box, ch in zip(boxes, plate.text):
-        x0, y0, x1, y1 = _jitter(box, jitter_rng, gray.shape)
-        out.append((charimg.ink_patch(gray[y0:y1, x0:x1], dark_ink=True), ch))
-    return out
+    if cut is None:
+        cut = []
+        for box in boxes:
+            x0, y0, x1, y1 = _jitter(box, jitter_rng, gray.shape)
+            cut.append(charimg.ink_patch(gray[y0:y1, x0:x1], dark_ink=True))
+    clean = cv2.cvtColor(plate.image, cv2.COLOR_BGR2GRAY)
+    return [(patch, ch) for patch, ch, box in zip(cut, plate.text, plate.char_boxes)
+            if readable(patch, charimg.ink_patch(clean[box.y:box.y + box.h, box.x:box.x + box.w],
+                                                 dark_ink=plate.dark_on_light))]
+
+
+def readable(patch: np.ndarray, clean: np.ndarray) -> bool:
+    """False when blur, low resolution or weight closed every counter the undamaged glyph has
+    without a trace (a 0 crushed into a bar, an 8 into a blob): no reader could tell its
+    class, so it gets no label."""
+    return counters(patch, depth=0.12) > 0 or counters(clean) == 0
+
+
+def counters(patch: np.ndarray, size: tuple[int, int] = (28, 28), depth: float = 0.5) -> int:
+    """Counters of an ink-bright patch framed like the classifier's input: dark basins enclosed
+    by ink at least `depth` of the patch's contrast deep (grayscale hole filling, so a blurred
+    but open counter counts and a bar with a faint dent does not)."""
+    img = charimg.fit_patch(patch, size).astype(np.float32)
+    top = float(img.max())
+    if top == 0:
+        return 0
+    filled = np.full_like(img, top)   # reconstruction by erosion from the border
+    filled[0, :], filled[-1, :], filled[:, 0], filled[:, -1] = img[0, :], img[-1, :], img[:, 0], img[:, -1]
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    while True:
+        nxt = np.maximum(cv2.erode(filled, cross), img)
+        if np.array_equal(nxt, filled):
+            break
+        filled = nxt
+    basins = ((filled - img) >= depth * top).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(basins, connectivity=4)
+    return int(sum(stats[k, cv2.CC_STAT_AREA] >= 2 for k in range(1, n)))
 
 
 def _segmenter_patches(gray: np.ndarray, boxes: list[Box]) -> list[np.ndarray] | None:
@@ -120,10 +160,50 @@ def _segmenter_patches(gray: np.ndarray, boxes: list[Box]) -> list[np.ndarray] |
 
 
 def _same_char(cut: Box, true: Box) -> bool:
-    """The cut's centre lies in the true box and it covers at least half of its height."""
+    """The cut's centre lies in the true box and it covers at least 60% of the box (a cut of
+    half a character, its neighbour's part merged elsewhere, is not that character)."""
     cx, cy = cut.x + cut.w / 2, cut.y + cut.h / 2
+    iw = min(cut.x + cut.w, true.x + true.w) - max(cut.x, true.x)
+    ih = min(cut.y + cut.h, true.y + true.h) - max(cut.y, true.y)
     return (true.x - 1 <= cx <= true.x + true.w + 1 and true.y - 1 <= cy <= true.y + true.h + 1
-            and cut.h >= 0.5 * true.h)
+            and max(0, iw) * max(0, ih) >= 0.6 * true.w * true.h)
+
+
+def soil(image: np.ndarray, boxes: list[Box], style, rng, share: float = SOIL_SHARE) -> np.ndarray:
+    """In `share` of plates, 1-3 blobs over random characters: dirt specks (ink-like), paint
+    chips (paper-coloured) or bolt heads (grey, larger), anywhere from the glyph's upper part
+    to just below its bottom edge."""
+    if rng.random() >= share or not boxes:
+        return image
+    out = image.copy()
+    ink, paper = np.float64(style.ink), np.float64(style.paper)
+    for _ in range(int(rng.integers(1, 4))):
+        b = boxes[int(rng.integers(len(boxes)))]
+        kind = rng.choice(["dirt", "dirt", "chip", "bolt"])
+        r = b.h * (rng.uniform(0.08, 0.15) if kind == "bolt" else rng.uniform(0.03, 0.09))
+        if kind == "bolt":
+            colour = np.full(3, rng.uniform(90, 190))
+        else:
+            a = rng.uniform(0.5, 1.0)
+            colour = (ink if kind == "dirt" else paper) * a + (paper if kind == "dirt" else ink) * (1 - a)
+        centre = (int(round(b.x + rng.uniform(0.1, 0.9) * b.w)), int(round(b.y + rng.uniform(0.15, 1.05) * b.h)))
+        axes = tuple(max(1, int(round(r * rng.uniform(0.6, 1.4)))) for _ in range(2))
+        cv2.ellipse(out, centre, axes, float(rng.uniform(0, 180)), 0, 360,
+                    [int(c) for c in colour], -1, cv2.LINE_AA)
+    return out
+
+
+def _squash(image: np.ndarray, boxes: list[Box], rng) -> np.ndarray:
+    """In SQUASH_SHARE of plates, horizontal detail of a yawed plate: characters 6-14 px wide,
+    blown up again to the same size (boxes unchanged)."""
+    if rng.random() >= SQUASH_SHARE:
+        return image
+    s = rng.uniform(6, 14) / max(1.0, float(np.median([b.w for b in boxes])))
+    if s > 0.9:
+        return image
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(w * s)), h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _warp(image: np.ndarray, boxes: list[Box], rng, strength: float):
@@ -131,7 +211,7 @@ def _warp(image: np.ndarray, boxes: list[Box], rng, strength: float):
     h, w = image.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     d = rng.normal(0, 0.025 * strength, (4, 2)) * [w * 0.3, h]
-    shear = rng.normal(0, 0.025 * strength) * h
+    shear = rng.normal(0, 0.05 * strength) * h  # slanted characters, ~6 degrees at 2 sigma
     dst = (src + d + np.float32([[shear, 0], [shear, 0], [0, 0], [0, 0]])).astype(np.float32)
     dst -= dst.min(0)
     m = cv2.getPerspectiveTransform(src, dst)

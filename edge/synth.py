@@ -56,6 +56,8 @@ class PlateStyle:
     boxy: float = 0.0                # 0..1: bends round glyphs towards rounded rectangles
     bar_one: bool = False            # 1 drawn as a bare bar, like I (old Brazilian, many US plates)
     o_zero: bool = False             # 0 drawn as a narrowed O (typefaces that share the glyph)
+    six_top: str = ""                # "slant" / "flat": 6 (and 9 upside down) with a straight top
+                                     # stroke (FE-Schrift, Brazilian Mandatory) instead of a hook
     separator: str = ""              # "", "-", ".", " " or "emblem": drawn between groups
     border: bool = True
     bolts: bool = False
@@ -259,13 +261,42 @@ def _styled_glyph(style: PlateStyle, h: int, ch: str) -> tuple[np.ndarray, int]:
     """The font's glyph, or the look-alike some plate typefaces use instead (see PlateStyle)."""
     if ch == "1" and style.bar_one:
         mask, top = _glyph(style.font, style.hershey, h, "I")
-        stem = int((mask[mask.shape[0] // 2] > 127).sum())  # the I's stem, without its serifs
-        return np.full((mask.shape[0], max(1, stem)), 255, np.uint8), top
+        return np.full((mask.shape[0], _stem_width(style, h)), 255, np.uint8), top
     if ch == "0" and style.o_zero:
         mask, top = _glyph(style.font, style.hershey, h, "O")
         return cv2.resize(mask, (max(1, round(mask.shape[1] * 0.85)), mask.shape[0]),
                           interpolation=cv2.INTER_AREA), top
+    if ch in "69" and style.six_top in ("slant", "flat"):
+        mask, top = _glyph(style.font, style.hershey, h, "O")
+        six = _straight_six(mask.shape[0], round(mask.shape[1] * 0.85), _stem_width(style, h),
+                            style.six_top)
+        return (six if ch == "6" else six[::-1, ::-1].copy()), top
     return _glyph(style.font, style.hershey, h, ch)
+
+
+def _stem_width(style: PlateStyle, h: int) -> int:
+    """Stroke width of the font: its I's stem, without serifs."""
+    mask, _ = _glyph(style.font, style.hershey, h, "I")
+    return max(1, int((mask[mask.shape[0] // 2] > 127).sum()))
+
+
+def _straight_six(h: int, w: int, stem: int, top: str) -> np.ndarray:
+    """A 6 whose bowl (lower 60%) is closed and whose upper stroke is straight: rising to the
+    right ("slant") or a vertical stem with a flat bar on top ("flat"). Drawn 4x and reduced."""
+    k, w = 4, max(w, 2 * stem + 2)
+    t = max(k, stem * k)
+    big = np.zeros((h * k, w * k), np.uint8)
+    bh = 0.6 * h * k
+    cx, cy = w * k / 2, h * k - bh / 2
+    axes = (max(1, int((w * k - t) / 2)), max(1, int((bh - t) / 2)))
+    cv2.ellipse(big, (int(cx), int(cy)), axes, 0, 0, 360, 255, t, cv2.LINE_AA)
+    left, top_y = int(t / 2), int(t / 2)
+    if top == "slant":
+        cv2.line(big, (left, int(cy)), (int(0.55 * w * k), top_y), 255, t, cv2.LINE_AA)
+    else:
+        cv2.line(big, (left, int(cy)), (left, top_y), 255, t, cv2.LINE_AA)
+        cv2.line(big, (left, top_y), (int(0.85 * w * k) - t // 2, top_y), 255, t, cv2.LINE_AA)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def _shape_glyph(mask: np.ndarray, style: PlateStyle) -> np.ndarray:

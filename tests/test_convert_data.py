@@ -8,6 +8,8 @@ import pytest
 
 from convert import charsynth, datasets
 from convert.datasets import DatasetError
+from edge import synth
+from edge.types import Box
 
 
 def write_idx(path, array, gz=True):
@@ -103,6 +105,46 @@ def test_make_chars_deterministic_and_framed():
     assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
     assert y1.max() < 36
     assert (x1[:, :3].max(axis=(1, 2)) == 0).mean() > 0.9   # MNIST-style framing: black margins
+
+
+def test_soil_marks_only_characters_and_is_seeded():
+    plate = synth.render_plate("AB1234", np.random.default_rng(2),
+                               synth.PlateStyle(border=False, bolts=False, separator=""))
+    style = synth.PlateStyle()
+    a = charsynth.soil(plate.image, plate.char_boxes, style, np.random.default_rng(5), share=1.0)
+    b = charsynth.soil(plate.image, plate.char_boxes, style, np.random.default_rng(5), share=1.0)
+    assert np.array_equal(a, b) and not np.array_equal(a, plate.image)
+    changed = np.argwhere((a != plate.image).any(axis=2))
+    near = lambda y, x: any(bx.x - 0.3 * bx.h <= x <= bx.x + bx.w + 0.3 * bx.h and
+                            bx.y <= y <= bx.y + 1.3 * bx.h for bx in plate.char_boxes)
+    assert all(near(y, x) for y, x in changed)
+    clean = charsynth.soil(plate.image, plate.char_boxes, style, np.random.default_rng(5), share=0.0)
+    assert clean is plate.image
+
+
+def _ring(thickness: int) -> np.ndarray:
+    img = np.zeros((40, 28), np.uint8)
+    cv2.ellipse(img, (14, 20), (10, 17), 0, 0, 360, 255, thickness, cv2.LINE_AA)
+    return np.pad(img, 10)
+
+
+def test_counters_tell_a_crushed_glyph():
+    """A 0's ring has one counter, also blurred; crushed into a bar by blur it has none and gets
+    no label, while a glyph without counters (a 1) always keeps its label."""
+    ring, bar = _ring(4), np.full((40, 10), 255, np.uint8)
+    assert charsynth.counters(ring) == 1 and charsynth.counters(bar) == 0
+    light_blur = cv2.GaussianBlur(ring, (0, 0), 1.5)
+    crushed = cv2.GaussianBlur(_ring(9), (0, 0), 6)
+    assert charsynth.readable(light_blur, ring)
+    assert not charsynth.readable(crushed, ring)
+    assert charsynth.readable(cv2.GaussianBlur(bar, (0, 0), 6), bar)
+
+
+def test_half_a_character_is_not_a_match():
+    true = Box(10, 5, 20, 40)
+    assert charsynth._same_char(Box(9, 4, 22, 42), true)
+    assert not charsynth._same_char(Box(16, 5, 10, 40), true)    # its right half only
+    assert not charsynth._same_char(Box(40, 5, 20, 40), true)    # the neighbour
 
 
 def test_digit_weight_sets_the_class_prior():

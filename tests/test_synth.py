@@ -63,6 +63,27 @@ def test_look_alike_glyphs():
     assert ink(swapped, "7").shape == ink(plain, "7").shape
 
 
+@pytest.mark.parametrize("top", ["slant", "flat"])
+def test_straight_six(top):
+    """six_top draws 6 as a closed bowl under a straight stroke (a hole low down, none in the top
+    40%, which is open to the right), and 9 as the same glyph upside down."""
+    font = next((f for f in synth.find_fonts() if "DejaVuSans.ttf" in f), None)
+    style = synth.PlateStyle(font=font, six_top=top)
+    six, _ = synth._styled_glyph(style, 40, "6")
+    nine, _ = synth._styled_glyph(style, 40, "9")
+    assert np.array_equal(nine, six[::-1, ::-1])
+    assert not np.array_equal(six, synth._styled_glyph(synth.PlateStyle(font=font), 40, "6")[0])
+    h, w = six.shape
+    background = (six < 100).astype(np.uint8)
+    n, labels = cv2.connectedComponents(background, connectivity=4)
+    outside = set(labels[0]) | set(labels[-1]) | set(labels[:, 0]) | set(labels[:, -1])
+    holes = [k for k in range(1, n) if k not in outside]
+    assert len(holes) == 1
+    ys, _ = np.nonzero(labels == holes[0])
+    assert ys.min() > 0.4 * h                              # the bowl is in the lower part
+    assert (six[: h // 4, -max(1, w // 8):] < 100).all()   # the top right is open (not a 0/8)
+
+
 def test_two_rows():
     plate = synth.render_plate("AB12345", np.random.default_rng(1), rows=2)
     assert plate.rows == 2
