@@ -183,9 +183,10 @@ def soil(image: np.ndarray, boxes: list[Box], style, rng, share: float = SOIL_SH
         r = b.h * (rng.uniform(0.08, 0.15) if kind == "bolt" else rng.uniform(0.03, 0.09))
         if kind == "bolt":
             colour = np.full(3, rng.uniform(90, 190))
-        else:
+        else:  # dirt leans to the ink colour, a paint chip to the paper's
+            near, far = (ink, paper) if kind == "dirt" else (paper, ink)
             a = rng.uniform(0.5, 1.0)
-            colour = (ink if kind == "dirt" else paper) * a + (paper if kind == "dirt" else ink) * (1 - a)
+            colour = near * a + far * (1 - a)
         centre = (int(round(b.x + rng.uniform(0.1, 0.9) * b.w)), int(round(b.y + rng.uniform(0.15, 1.05) * b.h)))
         axes = tuple(max(1, int(round(r * rng.uniform(0.6, 1.4)))) for _ in range(2))
         cv2.ellipse(out, centre, axes, float(rng.uniform(0, 180)), 0, 360,

@@ -109,7 +109,7 @@ class Localizer:
         """A deskewed crop around the text lines, cfg.crop_pad_x wider or spanning `span` (frame x0,
         x1). With `bounded`, None for text without a plate outline close above and below it."""
         cfg = self.cfg
-        blobs = np.concatenate([ln.blobs for ln in lines])
+        blobs = _blobs(lines)
         slope = float(np.average([ln.slope for ln in lines], weights=[len(ln) for ln in lines]))
         theta = math.atan(slope)
         c, s = math.cos(theta), math.sin(theta)
@@ -279,20 +279,17 @@ def _dedupe(found: list[tuple[list[Line], bool]], gray: np.ndarray, doubt: float
     it is that text's ghost (see _ghost), the other text replaces it."""
     # the biggest text wins: a plate's characters over the small print around them
     found = sorted(found, key=lambda g: -_ink(g[0]))
-    kept: list[tuple[list[Line], bool]] = []
-    boxes: list[Box] = []
+    kept: list[tuple[tuple[list[Line], bool], Box]] = []
     for g in found:
         b = _bbox(g[0])
-        clash = [i for i, o in enumerate(boxes) if b.iou(o) >= 0.3]
-        if clash and all(kept[i][1] != g[1] and _ink(g[0]) >= doubt * _ink(kept[i][0])
-                         and _ghost(gray, kept[i], g, boxes[i], b) for i in clash):
-            kept = [k for i, k in enumerate(kept) if i not in clash]
-            boxes = [o for i, o in enumerate(boxes) if i not in clash]
+        clash = [(k, o) for k, o in kept if b.iou(o) >= 0.3]
+        if clash and all(k[1] != g[1] and _ink(g[0]) >= doubt * _ink(k[0]) and _ghost(gray, k, g, o, b)
+                         for k, o in clash):
+            kept = [(k, o) for k, o in kept if b.iou(o) < 0.3]
             clash = []
         if not clash:
-            kept.append(g)
-            boxes.append(b)
-    return kept
+            kept.append((g, b))
+    return [k for k, _ in kept]
 
 
 def _ghost(gray: np.ndarray, a: tuple[list[Line], bool], b: tuple[list[Line], bool],
@@ -314,7 +311,7 @@ def _standout(gray: np.ndarray, lines: list[Line], dark: bool, level: float, ste
     """How far the ink of lines of characters lies beyond `level`, towards their polarity (its
     10% darkest or lightest pixels in their boxes, sampled every `step` px)."""
     px = np.concatenate([gray[y:y + h:step, x:x + w:step].ravel()
-                         for x, y, w, h, _ in np.concatenate([ln.blobs for ln in lines]).astype(int)])
+                         for x, y, w, h, _ in _blobs(lines).astype(int)])
     if not px.size:
         return 0.0
     k = int((0.1 if dark else 0.9) * (px.size - 1))
@@ -322,8 +319,13 @@ def _standout(gray: np.ndarray, lines: list[Line], dark: bool, level: float, ste
     return level - ink if dark else ink - level
 
 
+def _blobs(lines: list[Line]) -> np.ndarray:
+    """The blob rows of several lines, as one array."""
+    return np.concatenate([ln.blobs for ln in lines])
+
+
 def _bbox(lines: list[Line]) -> Box:
-    b = np.concatenate([ln.blobs for ln in lines])
+    b = _blobs(lines)
     x0, y0 = b[:, X].min(), b[:, Y].min()
     return Box(int(x0), int(y0), int((b[:, X] + b[:, W]).max() - x0), int((b[:, Y] + b[:, H]).max() - y0))
 

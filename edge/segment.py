@@ -110,24 +110,32 @@ def _fill_gaps(line: Line, mask: np.ndarray, parts: tuple[np.ndarray, np.ndarray
     # a piece at the crop's side may be a character a tight crop cut close to (the side's usual
     # blobs, a frame edge or the car body, reach beyond the band or are thin): only one whole in
     # height, on the line's top and bottom, and at least ~half a character wide is taken
+    typ = _typical_width(line.blobs)
     flush = _on_line(pieces, line, top, bot) & ~higher & ~lower & ~_solid(pieces, narrow=0.0)
-    flush &= pieces[:, W] >= 0.7 * _typical_width(line.blobs)  # M, W are ~1.4 typical widths
+    flush &= pieces[:, W] >= 0.7 * typ  # M, W are ~1.4 typical widths
     beyond = (pieces[:, X] + pieces[:, W] <= line.x0) | (pieces[:, X] >= line.x1)
     at_side = _at_side(pieces, mask.shape[1])
     taken = beyond & ~_solid(pieces) & np.where(at_side, flush, fits)
     # a character merged with a frame post or the car body, which run on above and below the band
-    typ = _typical_width(line.blobs)
-    rest = [_strip_post(labels, ids[i], p, line, top, bot, p[X] < line.x0)
-            for i, p in enumerate(pieces) if beyond[i] and not taken[i] and not at_side[i] and p[W] >= 0.5 * typ]
-    rest = np.array([r for r in rest if r is not None], np.float32).reshape(-1, 5)
-    # one character (M, W are ~1.4 typical widths): only the end one can touch what ends the plate
-    rest = rest[_on_line(rest, line, top, bot) & ~_solid(rest, narrow=0.0)
-                & (rest[:, W] >= 0.5 * typ) & (rest[:, W] <= 1.5 * typ)]
-    left = rest[:, X] < line.x0
-    rest = rest[([int(np.argmax(np.where(left, rest[:, X] + rest[:, W], -np.inf)))] if left.any() else [])
-                + ([int(np.argmin(np.where(left, np.inf, rest[:, X])))] if (~left).any() else [])]
+    merged = beyond & ~taken & ~at_side & (pieces[:, W] >= 0.5 * typ)
+    rest = _ends_off_posts(pieces[merged], ids[merged], labels, line, top, bot, typ)
     blobs = _extend(np.concatenate([line.blobs, pieces[inner]]), np.concatenate([pieces[taken], rest]), h)
     return Line(blobs=blobs, slope=line.slope, height=line.height)
+
+
+def _ends_off_posts(pieces: np.ndarray, ids: np.ndarray, labels: np.ndarray, line: Line,
+                    top: float, bot: float, typ: float) -> np.ndarray:
+    """Of the band `pieces` beyond the line's ends, the characters that come off a post (_strip_post)
+    whole: on the line, not solid, one character wide (M, W are ~1.4 typical widths `typ`), and
+    only the nearest on each side, as only the end character can touch what ends the plate."""
+    rest = [_strip_post(labels, i, p, line, top, bot, p[X] < line.x0) for i, p in zip(ids, pieces)]
+    rest = np.array([r for r in rest if r is not None], np.float32).reshape(-1, 5)
+    rest = rest[_on_line(rest, line, top, bot) & ~_solid(rest, narrow=0.0)
+                & (rest[:, W] >= 0.5 * typ) & (rest[:, W] <= 1.5 * typ)]
+    left, right = rest[rest[:, X] < line.x0], rest[rest[:, X] >= line.x0]
+    nearest = ([left[np.argmax(left[:, X] + left[:, W])]] if len(left) else []) + \
+              ([right[np.argmin(right[:, X])]] if len(right) else [])
+    return np.array(nearest, np.float32).reshape(-1, 5)
 
 
 def _strip_post(labels: np.ndarray, label: int, piece: np.ndarray, line: Line, top: float, bot: float,
