@@ -81,9 +81,17 @@ class ReaderConfig:
     min_char_confidence: float = 0.0
     formats: list[PlateFormat] = field(default_factory=list)
     reject_unmatched: bool = False  # with formats: drop readings that match none
+    layouts: list[str] = field(default_factory=lambda: ["all"])  # regions of edge.layouts (or all)
     max_frame_side: int = 4096      # larger frames are downscaled to this (longer side, px) first
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+
+    def validate(self) -> None:
+        from .layouts import LAYOUTS
+        unknown = [r for r in self.layouts if r != "all" and r not in LAYOUTS]
+        if unknown:
+            raise ValueError(f"layouts: unknown region(s) {', '.join(map(repr, unknown))}; "
+                             f"known: all, {', '.join(sorted(LAYOUTS))}")
 
 
 # ---- daemon sections (daemon helper): cameras, tracking, known plates, MQTT, spool, stats

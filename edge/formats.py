@@ -30,6 +30,7 @@ class Decoded:
     text: str
     char_probs: list[float]
     format: str | None       # name of the matching format, None if none matched / none given
+    layout: str | None = None  # regions of the common plate layout the text follows (edge.layouts)
 
 
 def settle_group_types(probs: np.ndarray, labels: list[str], groups: list[list[int]],

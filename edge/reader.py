@@ -3,7 +3,8 @@
 Data flows one way: the localizer makes deskewed plate crops, the segmenter cuts characters out
 of them (in colour frames without a leading EU band: its blue gives it away), the classifier
 sees every character of the frame in a single predict() call, and the plate formats - or, with
-none matching, the letter/digit groups of the plate - turn probabilities into text.
+none matching, the common plate layouts weighed against the letter/digit groups of the plate -
+turn probabilities into text.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .config import ReaderConfig
 from .formats import FormatSet, settle_group_types
+from .layouts import LayoutPrior
 from .localize import Localizer
 from .segment import char_groups, segment
 from .types import Box, CharCrop, PlateCandidate, PlateReading
@@ -25,6 +27,7 @@ class Reader:
         self.classifier = classifier
         self.localizer = Localizer(cfg.localize)
         self.formats = FormatSet(cfg.formats, classifier.labels)
+        self.layouts = LayoutPrior(cfg.layouts, classifier.labels)
         self.last_timings: dict[str, float] = {}
 
     def read_frame(self, image: np.ndarray, zones: list | None = None) -> list[PlateReading]:
@@ -88,7 +91,7 @@ class Reader:
         if self.formats and dec.format is None and cfg.reject_unmatched:
             return None
         if dec.format is None:
-            dec = settle_group_types(probs, self.classifier.labels, char_groups(chars))
+            dec = self.layouts.decode(probs, settle_group_types(probs, self.classifier.labels, char_groups(chars)))
         conf = float(np.exp(np.mean(np.log(np.clip(dec.char_probs, 1e-9, 1.0)))))
         if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
             return None
@@ -99,7 +102,8 @@ class Reader:
             text=dec.text, confidence=conf, char_confidences=dec.char_probs,
             box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
             char_boxes=[_scale_box(b, unscale) for b in _to_frame([c.box for c in chars], plate.to_frame)],
-            model_id=self.classifier.model_id, format=dec.format, alternatives=alternatives)
+            model_id=self.classifier.model_id, format=dec.format, layout=dec.layout,
+            alternatives=alternatives)
 
 
 def band_blobs(shares: list[float], most: int = 2) -> int:

@@ -58,6 +58,7 @@ class PlateReading:
     char_boxes: list[Box]         # in frame coordinates (axis-aligned approximation)
     model_id: str
     format: str | None = None     # name of the plate format that matched, if any
+    layout: str | None = None     # regions whose common layout the text follows (edge.layouts)
     alternatives: list[list[tuple[str, float]]] = field(default_factory=list)  # per char top-k
 
     def to_json(self) -> dict:

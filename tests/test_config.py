@@ -30,6 +30,7 @@ def test_unknown_key_names_path_and_file(tmp_path):
     ("log_level: LOUD\n", "log_level"),
     ("reader:\n  formats:\n    - {name: br, patern: x}\n", "reader.formats[0].patern"),
     ("reader: 3\n", "reader"),
+    ("reader:\n  layouts: [fr, xx]\n", "layouts: unknown region.*'xx'"),
 ])
 def test_wrong_values_name_the_key(tmp_path, text, key):
     f = tmp_path / "c.yaml"

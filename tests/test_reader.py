@@ -174,6 +174,19 @@ def test_character_groups_settle_look_alikes_unless_a_format_matches():
     assert reading.text == "ABC12O4" and reading.format == "odd"
 
 
+def test_common_layouts_settle_what_the_groups_cannot():
+    """A look-alike inside a mixed group (Slovak BA 302OZ): no group rule decides it, the layout
+    AB123CD does; with layouts off the classifier's first choice stays."""
+    rng = np.random.default_rng(5)
+    plate = render_plate("BA 302OZ", rng, style=PlateStyle(char_height=40, border=False))
+    script = [{c: 0.99} for c in "BA302"] + [{"0": 0.54, "O": 0.40}, {"Z": 0.99}]
+    reading = Reader(ReaderConfig(), ScriptedClassifier(script)).read_crop(plate.image)
+    assert reading.text == "BA302OZ" and "sk" in reading.layout.split(",")
+    assert reading.to_json()["layout"] == reading.layout
+    off = Reader(ReaderConfig(layouts=[]), ScriptedClassifier(script)).read_crop(plate.image)
+    assert off.text == "BA3020Z" and off.layout is None
+
+
 def test_read_crop_settles_a_doubtful_polarity_by_confidence_in_one_call(model_path):
     from tests.test_localize import symbols_over_plate
     clf = Classifier.load(model_path("alnum"))

@@ -1,0 +1,158 @@
+"""Plate layouts: how common each letter/digit layout is, as a prior that settles look-alikes.
+
+Most plates follow a national layout (Brazil ABC1234 and ABC1D23, France/Italy/Slovakia AB123CD,
+UK AB12CDE, Spain 1234ABC ...). A character the classifier finds ambiguous (0/O, 1/I, 8/B, 5/S,
+2/Z, 6/G: a look-alike scoring at least `min_ratio` of the best label) may take the label that
+makes the reading a layout; where several layouts could be reached, the one with the higher
+prior times likelihood wins. The prior of a layout is the number of vehicles registered under it
+(millions, rounded public figures) spread over the strings it can spell: a layout used by many
+vehicles over few strings (ABC1234) beats a rare, permissive one (Polish ABC12D4).
+
+The table holds current and recent layouts of most countries of Europe and South America, written with
+L for a letter, N for a digit, [..] for a class and {n,m} for a repeat. Layouts that allow
+almost anything (Austria, the US states, vanity plates) are left out: they would settle nothing.
+Configured plate formats (reader.formats) take precedence over these layouts.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import Decoded, expansions, parse_pattern
+
+MAX_LENGTH = 12
+UNLISTED_SHARE = 0.1   # foreign, vanity, old, trade and special plates: outside every layout here
+# region -> [(layout, millions of vehicles using it)]
+LAYOUTS: dict[str, list[tuple[str, float]]] = {
+    "al": [("LLNNNLL", 0.6)],
+    "ar": [("LLLNNN", 9), ("LLNNNLL", 5)],
+    "be": [("NLLLNNN", 4), ("LLLNNN", 2)],
+    "bg": [("LLNNNNLL", 2), ("LNNNNLL", 1)],
+    "br": [("LLLNNNN", 70), ("LLLNLNN", 45)],
+    "by": [("NNNNLLN", 3)],
+    "ch": [("LLN{1,6}", 5)],
+    "cl": [("LLLLNN", 4), ("LLNNNN", 2)],
+    "co": [("LLLNNN", 8)],
+    "cz": [("NLNNNNN", 4), ("NLLNNNN", 2)],
+    "de": [("L{2,5}N{1,4}", 49)],
+    "digits": [("N{4,8}", 50)],   # digits only: older plates of many countries, trade, motorcycle
+    "dk": [("LLNNNNN", 3)],
+    "ee": [("NNNLLL", 0.9)],
+    "es": [("NNNNLLL", 22), ("L{1,2}NNNNL{1,2}", 3)],
+    "fi": [("LLLNNN", 2.5), ("LLNNN", 0.5)],
+    "fr": [("LLNNNLL", 39)],
+    "gb": [("LLNNLLL", 35)],
+    "gr": [("LLLNNNN", 5)],
+    "hr": [("LLNNNL", 0.5), ("LLNNNLL", 0.5), ("LLNNNNL", 0.5), ("LLNNNNLL", 0.5)],
+    "hu": [("LLLNNN", 3), ("LLLLNNN", 1)],
+    "ie": [("N{2,3}L{1,2}N{1,6}", 2.5)],
+    "it": [("LLNNNLL", 40)],
+    "lt": [("LLLNNN", 1.5)],
+    "lu": [("LLNNNN", 0.5)],
+    "lv": [("LLNNNN", 0.9)],
+    "nl": [(s, 9 / 14) for s in ("LLNNNN", "NNNNLL", "NNLLNN", "LLNNLL", "LLLLNN", "NNLLLL",
+                                 "NNLLLN", "NLLLNN", "LLNNNL", "LNNNLL", "LLLNNL", "LNNLLL",
+                                 "NLLNNN", "NNNLLN")],
+    "no": [("LLNNNNN", 3)],
+    "pl": [(s, 26 / 11) for s in ("LLNNNNN", "LLNNNNL", "LLNNNLL", "LLNLNNN", "LLNLLNN",
+                                  "LLLLNNN", "LLLNNLL", "LLLNLNN", "LLLNNLN", "LLLNLLN", "LLLLLNN")],
+    "pt": [(s, 1.5) for s in ("LLNNLL", "NNLLNN", "NNNNLL", "LLNNNN")],
+    "py": [("LLLLNNN", 1), ("LLLNNN", 1)],
+    "ro": [("LLNNLLL", 6), ("LNNLLL", 1), ("LNNNLLL", 1)],
+    "rs": [("LLNNNLL", 2)],
+    "ru": [("[ABEKMHOPCTYX]NNN[ABEKMHOPCTYX]{2}N{2,3}", 50)],
+    "se": [("LLLNNN", 4), ("LLLNNL", 1)],
+    "sk": [("LLNNNLL", 2.5)],
+    "tr": [("NNL{1,3}N{2,4}", 14)],
+    "ua": [("LLNNNNLL", 10)],
+    "uy": [("LLLNNNN", 2)],
+}
+
+
+def layout_regex(layout: str) -> str:
+    """The regex of a layout: L -> [A-Z], N -> [0-9] outside classes, anchored."""
+    return "^" + re.sub(r"\[[^\]]*\]|[LN]", lambda m: {"L": "[A-Z]", "N": "[0-9]"}.get(m.group(0), m.group(0)),
+                        layout) + "$"
+
+
+@dataclass
+class Spellings:
+    """Every layout spelling n characters, identical spellings merged (fr, it, sk: AB123CD)."""
+    regions: list[str]     # per spelling, the regions using it
+    sets: np.ndarray       # (E, n) index into LayoutPrior's allowed-label sets, per position
+    log_prior: np.ndarray  # (E,) log(vehicles / strings the spelling can spell)
+
+
+class LayoutPrior:
+    """The layouts of some regions, prepared for one classifier's label set."""
+
+    def __init__(self, regions: list[str], labels: list[str], min_ratio: float = 0.1):
+        self.labels = list(labels)
+        self.min_ratio = min_ratio
+        names = sorted(LAYOUTS) if "all" in regions else list(regions)
+        self._layouts = [(name, parse_pattern(layout_regex(layout)), weight)
+                         for name in names for layout, weight in LAYOUTS[name]]
+        if not (any(lab.isalpha() for lab in labels) and any(lab.isdigit() for lab in labels)):
+            self._layouts = []   # a digits-only model has no look-alikes to settle
+        self._set_index: dict[frozenset[str], int] = {}
+        self._by_length: dict[int, Spellings | None] = {}
+        self._allowed = np.zeros((0, len(labels)), bool)   # (S, C): labels allowed by each set
+        vehicles = sum(weight for _, _, weight in self._layouts)
+        self._log_unlisted_vehicles = math.log(UNLISTED_SHARE * vehicles) if vehicles else 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self._layouts)
+
+    def decode(self, probs: np.ndarray, unlisted: Decoded) -> Decoded:
+        """The more probable of `unlisted` (the reading as no layout would have it) and the best
+        reading that is a layout and differs from the classifier only in ambiguous characters."""
+        n = len(probs)
+        sp = self._spellings(n)
+        if sp is None:
+            return unlisted
+        plausible = probs >= self.min_ratio * probs.max(axis=1, keepdims=True)
+        logp = np.log(np.maximum(probs, 1e-12))
+        # per allowed-label set and position: the best plausible label's log probability
+        scores = np.where(self._allowed[:, None, :] & plausible[None], logp[None], -np.inf)   # (S, n, C)
+        best_in_set, choice = scores.max(axis=2), scores.argmax(axis=2)
+        rows = np.arange(n)
+        total = best_in_set[sp.sets, rows].sum(axis=1) + sp.log_prior
+        best = int(np.argmax(total))
+        # a plate outside the layouts: UNLISTED_SHARE of the vehicles over every string of n labels
+        unlisted_score = logp[rows, [self.labels.index(ch) for ch in unlisted.text]].sum() + \
+            self._log_unlisted_vehicles - n * math.log(len(self.labels))
+        if not total[best] > unlisted_score:
+            return unlisted
+        sets = sp.sets[best]
+        picked = choice[sets, rows]
+        mass = (probs * self._allowed[sets]).sum(axis=1)    # the reading's probability given the layout
+        return Decoded("".join(self.labels[i] for i in picked),
+                       (probs[rows, picked] / mass).tolist(), None, ",".join(sp.regions[best]))
+
+    def _spellings(self, n: int) -> Spellings | None:
+        if n not in self._by_length:
+            merged: dict[tuple, list] = defaultdict(lambda: [[], 0.0])
+            for name, items, weight in self._layouts:
+                # a variable layout (de: L{2,5}N{1,4}) shares its vehicles among all its spellings
+                share = weight / sum(len(expansions(items, k)) for k in range(1, MAX_LENGTH + 1))
+                for sets in expansions(items, n):
+                    entry = merged[tuple(sets)]
+                    if name not in entry[0]:
+                        entry[0].append(name)
+                    entry[1] += share
+            self._by_length[n] = Spellings(
+                [names for names, _ in merged.values()],
+                np.array([[self._set(s) for s in sets] for sets in merged], int),
+                np.array([math.log(weight) - sum(math.log(len(s)) for s in sets)
+                          for sets, (_, weight) in merged.items()])) if merged else None
+        return self._by_length[n]
+
+    def _set(self, allowed: frozenset[str]) -> int:
+        if allowed not in self._set_index:
+            self._set_index[allowed] = len(self._set_index)
+            self._allowed = np.vstack([self._allowed, [[lab in allowed for lab in self.labels]]])
+        return self._set_index[allowed]
