@@ -6,7 +6,9 @@ UK AB12CDE, Spain 1234ABC ...). A character the classifier finds ambiguous (0/O,
 makes the reading a layout; where several layouts could be reached, the one with the higher
 prior times likelihood wins. The prior of a layout is the number of vehicles registered under it
 (millions, rounded public figures) spread over the strings it can spell: a layout used by many
-vehicles over few strings (ABC1234) beats a rare, permissive one (Polish ABC12D4).
+vehicles over few strings (ABC1234) beats a rare, permissive one (Polish ABC12D4). Plates outside
+the table (foreign, vanity, special) get a share of the prior too, spread over every string, so
+a reading that needs several doubtful changes to become a layout is kept as it was read.
 
 The table holds current and recent layouts of most countries of Europe and South America, written with
 L for a letter, N for a digit, [..] for a class and {n,m} for a repeat. Layouts that allow

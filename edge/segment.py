@@ -193,9 +193,10 @@ def _cut_pieces(parts: tuple[np.ndarray, np.ndarray], band: np.ndarray, sizes: t
 
 def _extend(blobs: np.ndarray, pieces: np.ndarray, h: float, max_gap: float = 0.5) -> np.ndarray:
     """The line's blobs plus the pieces that continue it at either end, nearest first: each
-    within `max_gap` character heights of the end (the spacing inside a group of characters),
-    and no thin bar (frame edge)."""
-    pieces = pieces[pieces[:, W] >= 0.3 * h]
+    within `max_gap` character heights of the end (the spacing inside a group of characters).
+    Thin pieces count too: a 1 or I is as narrow as a frame edge (down to an eighth of its
+    height), and the frame edges that reach this far are dropped by _fill_gaps (posts crossing
+    the band, bars at the crop's sides), _trim_ends (far apart) and _drop_rims (band rims)."""
     for _ in range(len(pieces)):
         left, right = blobs[:, X].min(), (blobs[:, X] + blobs[:, W]).max()
         gap = np.maximum(left - (pieces[:, X] + pieces[:, W]), pieces[:, X] - right)

@@ -293,3 +293,20 @@ def test_a_frame_post_is_no_character(where):
             _post(gray, (a.x + a.w + b.x) // 2 - 1, ink, width=3)
     ok = _kept_after_damage(37, "LLLDDDD", post)
     assert ok >= 16, ok
+
+
+@pytest.mark.parametrize("pattern,end", [("LLDDDDI", -1), ("ILLDDDD", 0)])
+@pytest.mark.parametrize("side", ["above", "below"])
+def test_a_narrow_end_character_merged_with_something_is_kept(pattern, end, side):
+    """An I (or a 1) ending the line, run into something above or below it (a frame edge, a bolt,
+    a stripe of the background a tight crop leaves beyond the plate's edge), is still read: cut
+    off it, it is as thin as a frame edge - a fifth of its height wide or less - and still a
+    character. (Hairline I's, an eighth of their height, are no character-like blob at all.)"""
+    def stripe(gray, boxes, ink):
+        b, w = boxes[end], max(2, boxes[end].w // 3)
+        if side == "above":
+            cv2.rectangle(gray, (b.x, 0), (b.x + w, b.y + 1), ink, -1)
+        else:
+            cv2.rectangle(gray, (b.x + b.w - w, b.y + b.h - 2), (b.x + b.w, gray.shape[0] - 1), ink, -1)
+    ok = _kept_after_damage(41, pattern, stripe)
+    assert ok >= 14, ok
