@@ -41,6 +41,7 @@ class PlateEvent:
     model_id: str
     reason: str                   # stable | max_delay | lost | shutdown
     format: str | None = None
+    layout: str | None = None     # regions whose common layout the plate follows (edge.layouts)
     known: bool = False
     known_name: str | None = None
     known_plate: str | None = None
@@ -53,7 +54,7 @@ class PlateEvent:
             "char_confidences": [round(float(c), 4) for c in self.char_confidences],
             "box": self.box.as_list(),
             "first_seen": round(self.first_seen, 3), "last_seen": round(self.last_seen, 3),
-            "frames": self.frames, "model_id": self.model_id, "format": self.format,
+            "frames": self.frames, "model_id": self.model_id, "format": self.format, "layout": self.layout,
             "known": self.known, "known_name": self.known_name, "known_plate": self.known_plate,
             "reason": self.reason,
         }
@@ -240,7 +241,8 @@ class Tracker:
             id=self.new_id(), camera=self.camera, plate=v.text, confidence=v.confidence,
             char_confidences=v.char_confidences, box=tr.box, first_seen=tr.first_seen,
             last_seen=tr.last_seen, frames=tr.frames, model_id=tr.readings[-1].model_id,
-            reason=reason, format=fmt, known=known is not None,
+            reason=reason, format=fmt, layout=next((r.layout for r in tr.readings if r.text == v.text), None),
+            known=known is not None,
             known_plate=known[0] if known else None, known_name=known[1] if known else None,
             crop=tr.crop)
 

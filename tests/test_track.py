@@ -101,6 +101,17 @@ def test_min_confidence_and_format_rules():
     assert [(e.plate, e.format) for e in ev] == [("XY789", "two-three")]
 
 
+def test_the_event_names_the_layout_of_its_voted_text():
+    tr = tracker(stable_frames=3)
+    ev = []
+    for i, (text, layout) in enumerate([("ABC1234", "br,de,gr,uy"), ("ABC12B4", None),
+                                        ("ABC1234", "br,de,gr,uy"), ("ABC1234", "br,de,gr,uy")]):
+        r = reading(text)
+        r.layout = layout
+        ev += tr.update([r], t=i * 0.1)
+    assert [(e.plate, e.layout, e.to_json()["layout"]) for e in ev] == [("ABC1234", "br,de,gr,uy", "br,de,gr,uy")]
+
+
 def test_known_plate_fuzzy_match_names_the_event():
     tr = tracker(known=[("AB-123", "Alice")], stable_frames=2)
     ev = []
