@@ -37,13 +37,15 @@ def draw(rng: np.random.Generator, allowed: str) -> str:
     return allowed[rng.choice(len(allowed), p=weights / weights.sum())]
 
 
+# every listed layout but digits-only, as its spellings of 5-8 characters, and its vehicles
+LISTED = [([e for n in range(5, 9) for e in expansions(parse_pattern(layout_regex(layout)), n)], weight)
+          for name, rows in LAYOUTS.items() if name != "digits" for layout, weight in rows]
+LISTED_P = np.array([w for _, w in LISTED]) / sum(w for _, w in LISTED)
+
+
 def listed_text(rng: np.random.Generator) -> str:
     """A text in a listed layout, the region drawn by its vehicles."""
-    layouts = [(layout, weight) for name, rows in LAYOUTS.items() if name != "digits" for layout, weight in rows]
-    p = np.array([w for _, w in layouts])
-    layout = layouts[rng.choice(len(layouts), p=p / p.sum())][0]
-    items = parse_pattern(layout_regex(layout))
-    options = [e for n in range(5, 9) for e in expansions(items, n)]
+    options = LISTED[rng.choice(len(LISTED), p=LISTED_P)][0]
     sets = options[rng.integers(len(options))]
     return "".join(draw(rng, "".join(sorted(s))) for s in sets)
 

@@ -21,10 +21,11 @@ SHARED = ROOT.parent / "shared" / "data"
 # name -> train arguments. Digits: MNIST (printed-free handwriting, oversampled) plus synthetic
 # plate digits, cosine decay over 18 epochs and label smoothing 0.05 (vs plateau, 14 epochs, none:
 # MNIST test int8 98.93% -> 99.25%); 36,000 synthetic digits (vs 24,000: synthetic held-out
-# 99.21% -> 99.44%, MNIST test int8 99.15% -> 99.23%, about 30% more digits training time); alnum: synthetic plate characters only (MNIST's handwritten
-# 1/0 fight I/O), each digit class 2.6 times as frequent as each letter class (plates are about
-# half digits: a bare bar is more often a 1 than an I), label smoothing because some plate
-# typefaces draw 0/O and 1/I alike (the reader's formats or letter/digit groups decide those).
+# 99.21% -> 99.44%, MNIST test int8 99.15% -> 99.23%, about 30% more digits training time);
+# alnum: synthetic plate characters only (MNIST's handwritten 1/0 fight I/O), each digit class
+# 2.6 times as frequent as each letter class (plates are about half digits: a bare bar is more
+# often a 1 than an I), label smoothing because some plate typefaces draw 0/O and 1/I alike (the
+# reader's formats, layouts or letter/digit groups decide those).
 RECIPES = {
     "digits": ["--labels", "digits", "--arch", "plate-cnn-l", "--epochs", "18", "--patience", "6",
                "--lr-schedule", "cosine", "--label-smoothing", "0.05",

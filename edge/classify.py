@@ -200,7 +200,6 @@ class Classifier:
         return "".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)]
 
 
-
 def load_configured(cfg, override: str | None = None) -> Classifier:
     """The classifier a Config names (`model.path`, relative to the config file), or `override`."""
     base = Path(cfg.source_file).parent if cfg.source_file else None

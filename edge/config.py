@@ -14,6 +14,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from .layouts import LAYOUTS
+
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key path and the file."""
@@ -87,7 +89,6 @@ class ReaderConfig:
     segment: SegmentConfig = field(default_factory=SegmentConfig)
 
     def validate(self) -> None:
-        from .layouts import LAYOUTS
         unknown = [r for r in self.layouts if r != "all" and r not in LAYOUTS]
         if unknown:
             raise ValueError(f"layouts: unknown region(s) {', '.join(map(repr, unknown))}; "

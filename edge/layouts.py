@@ -84,36 +84,37 @@ def layout_regex(layout: str) -> str:
 @dataclass
 class Spellings:
     """Every layout spelling n characters, identical spellings merged (fr, it, sk: AB123CD)."""
-    regions: list[str]     # per spelling, the regions using it
+    regions: list[str]     # per spelling, the regions using it, comma-separated
     sets: np.ndarray       # (E, n) index into LayoutPrior's allowed-label sets, per position
     log_prior: np.ndarray  # (E,) log(vehicles / strings the spelling can spell)
 
 
 class LayoutPrior:
-    """The layouts of some regions, prepared for one classifier's label set."""
+    """The layouts of some regions, prepared once for one classifier's label set."""
 
     def __init__(self, regions: list[str], labels: list[str], min_ratio: float = 0.1):
         self.labels = list(labels)
         self.min_ratio = min_ratio
+        self._index = {lab: i for i, lab in enumerate(self.labels)}
         names = sorted(LAYOUTS) if "all" in regions else list(regions)
-        self._layouts = [(name, parse_pattern(layout_regex(layout)), weight)
-                         for name in names for layout, weight in LAYOUTS[name]]
+        layouts = [(name, parse_pattern(layout_regex(layout)), weight)
+                   for name in names for layout, weight in LAYOUTS[name]]
         if not (any(lab.isalpha() for lab in labels) and any(lab.isdigit() for lab in labels)):
-            self._layouts = []   # a digits-only model has no look-alikes to settle
-        self._set_index: dict[frozenset[str], int] = {}
-        self._by_length: dict[int, Spellings | None] = {}
-        self._allowed = np.zeros((0, len(labels)), bool)   # (S, C): labels allowed by each set
-        vehicles = sum(weight for _, _, weight in self._layouts)
+            layouts = []   # a digits-only model has no look-alikes to settle
+        self._enabled = bool(layouts)
+        vehicles = sum(weight for _, _, weight in layouts)
         self._log_unlisted_vehicles = math.log(UNLISTED_SHARE * vehicles) if vehicles else 0.0
+        self._by_length, allowed = _spellings(layouts, labels)
+        self._allowed = np.array([[lab in s for lab in self.labels] for s in allowed], bool).reshape(-1, len(labels))
 
     def __bool__(self) -> bool:
-        return bool(self._layouts)
+        return self._enabled
 
     def decode(self, probs: np.ndarray, unlisted: Decoded) -> Decoded:
         """The more probable of `unlisted` (the reading as no layout would have it) and the best
         reading that is a layout and differs from the classifier only in ambiguous characters."""
         n = len(probs)
-        sp = self._spellings(n)
+        sp = self._by_length.get(n)
         if sp is None:
             return unlisted
         plausible = probs >= self.min_ratio * probs.max(axis=1, keepdims=True)
@@ -125,7 +126,7 @@ class LayoutPrior:
         total = best_in_set[sp.sets, rows].sum(axis=1) + sp.log_prior
         best = int(np.argmax(total))
         # a plate outside the layouts: UNLISTED_SHARE of the vehicles over every string of n labels
-        unlisted_score = logp[rows, [self.labels.index(ch) for ch in unlisted.text]].sum() + \
+        unlisted_score = logp[rows, [self._index[ch] for ch in unlisted.text]].sum() + \
             self._log_unlisted_vehicles - n * math.log(len(self.labels))
         if not total[best] > unlisted_score:
             return unlisted
@@ -133,28 +134,28 @@ class LayoutPrior:
         picked = choice[sets, rows]
         mass = (probs * self._allowed[sets]).sum(axis=1)    # the reading's probability given the layout
         return Decoded("".join(self.labels[i] for i in picked),
-                       (probs[rows, picked] / mass).tolist(), None, ",".join(sp.regions[best]))
+                       (probs[rows, picked] / mass).tolist(), None, sp.regions[best])
 
-    def _spellings(self, n: int) -> Spellings | None:
-        if n not in self._by_length:
-            merged: dict[tuple, list] = defaultdict(lambda: [[], 0.0])
-            for name, items, weight in self._layouts:
-                # a variable layout (de: L{2,5}N{1,4}) shares its vehicles among all its spellings
-                share = weight / sum(len(expansions(items, k)) for k in range(1, MAX_LENGTH + 1))
-                for sets in expansions(items, n):
-                    entry = merged[tuple(sets)]
-                    if name not in entry[0]:
-                        entry[0].append(name)
-                    entry[1] += share
-            self._by_length[n] = Spellings(
-                [names for names, _ in merged.values()],
-                np.array([[self._set(s) for s in sets] for sets in merged], int),
-                np.array([math.log(weight) - sum(math.log(len(s)) for s in sets)
-                          for sets, (_, weight) in merged.items()])) if merged else None
-        return self._by_length[n]
 
-    def _set(self, allowed: frozenset[str]) -> int:
-        if allowed not in self._set_index:
-            self._set_index[allowed] = len(self._set_index)
-            self._allowed = np.vstack([self._allowed, [[lab in allowed for lab in self.labels]]])
-        return self._set_index[allowed]
+def _spellings(layouts: list, labels: list[str]) -> tuple[dict[int, Spellings], list[frozenset[str]]]:
+    """Spellings by length of (region, parsed layout, vehicles), and the distinct allowed-label
+    sets their positions index. A variable layout (de: L{2,5}N{1,4}) shares its vehicles among
+    all its spellings."""
+    merged: dict[int, dict[tuple, list]] = defaultdict(lambda: defaultdict(lambda: [[], 0.0]))
+    for name, items, weight in layouts:
+        by_length = {n: expansions(items, n) for n in range(1, MAX_LENGTH + 1)}
+        share = weight / sum(len(v) for v in by_length.values())
+        for n, spellings in by_length.items():
+            for sets in spellings:
+                entry = merged[n][tuple(sets)]
+                if name not in entry[0]:
+                    entry[0].append(name)
+                entry[1] += share
+    index: dict[frozenset[str], int] = {}
+    out = {}
+    for n, spellings in merged.items():
+        out[n] = Spellings([",".join(names) for names, _ in spellings.values()],
+                           np.array([[index.setdefault(s, len(index)) for s in sets] for sets in spellings], int),
+                           np.array([math.log(weight) - sum(math.log(len(s)) for s in sets)
+                                     for sets, (_, weight) in spellings.items()]))
+    return out, list(index)
