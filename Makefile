@@ -1,10 +1,14 @@
 # Two commands do all set-up: `make demo` runs the daemon on a generated clip against a local
-# broker and shows the readings; `make test` runs the test suite.
+# broker and shows the readings; `make test` runs the checks CI runs.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# A device-only environment: `pip install .[dev]` (not editable, no TensorFlow), proving the
+# installed wheel is enough on a device.
+DEVICE_VENV ?= .venv-device
+DEVICE_PY := $(DEVICE_VENV)/bin/python
 
-.PHONY: demo test bench models clean
+.PHONY: demo test lint device-test bench models clean
 
 $(VENV)/.device: pyproject.toml scripts/install-system.sh
 	scripts/install-system.sh
@@ -17,11 +21,31 @@ $(VENV)/.train: $(VENV)/.device
 	$(PY) -m pip install -q -e ".[dev,train]"
 	touch $@
 
-demo: $(VENV)/.device
-	$(PY) -m edge.demo
+# The device environment's dependencies; the package itself is reinstalled on every run.
+$(DEVICE_VENV)/.deps: pyproject.toml $(VENV)/.device
+	rm -rf $(DEVICE_VENV)
+	$(PYTHON) -m venv $(DEVICE_VENV)
+	$(DEVICE_PY) -m pip install -q --upgrade pip
+	$(DEVICE_PY) -m pip install -q ".[dev]"
+	touch $@
 
-test: $(VENV)/.train
+demo: $(VENV)/.device
+	$(PY) -m plate_edge.demo
+
+# CI (.ci/run): lint, type check, the device tests without TensorFlow, then the full suite.
+test: lint device-test $(VENV)/.train
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.device
+	$(PY) -m ruff check src tests bench convert
+	$(PY) -m mypy src/plate_edge
+
+device-test: $(DEVICE_VENV)/.deps
+	$(DEVICE_PY) -m pip install -q --no-deps --force-reinstall .
+	$(DEVICE_PY) -c "import importlib.util as u, plate_edge; \
+		assert 'site-packages' in plate_edge.__file__, plate_edge.__file__; \
+		assert u.find_spec('tensorflow') is None, 'TensorFlow in the device venv'"
+	$(DEVICE_PY) -m pytest -q -m "not train" -p no:cacheprovider
 
 bench: $(VENV)/.train
 	$(PY) bench/accuracy.py
@@ -31,4 +55,4 @@ models: $(VENV)/.train
 	$(PY) -m convert.build_models
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(DEVICE_VENV) build *.egg-info src/*.egg-info

@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 
 from convert.devchars import DEFAULT_ERRATA, load_errata  # noqa: E402
-from edge.classify import Classifier, ModelError, resolve_model_path  # noqa: E402
-from edge.config import PlateFormat, load_config  # noqa: E402
-from edge.localize import Localizer  # noqa: E402
-from edge.reader import Reader, to_gray  # noqa: E402
-from edge.segment import segment  # noqa: E402
-from edge.types import Box  # noqa: E402
+from plate_edge.classify import Classifier, ModelError, resolve_model_path  # noqa: E402
+from plate_edge.config import PlateFormat, load_config  # noqa: E402
+from plate_edge.localize import Localizer  # noqa: E402
+from plate_edge.reader import Reader, to_gray  # noqa: E402
+from plate_edge.segment import segment  # noqa: E402
+from plate_edge.types import Box  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "plates-dev"
 

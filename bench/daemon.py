@@ -2,7 +2,7 @@
 
     python bench/daemon.py --minutes 10 [--cores 1] [--model digits]
 
-Renders a looping clip of synthetic plates (edge.scene.write_clip), starts a private Mosquitto,
+Renders a looping clip of synthetic plates (plate_edge.sim.scene.write_clip), starts a private Mosquitto,
 runs `plate-edge run` pinned to --cores CPU(s) with the clip as a realtime camera, subscribes to
 the events and stats, and prints: processed fps vs the clip's fps, dropped frames, capture-to-
 publish latency (median, p99) measured two ways (in the daemon per processed frame, and at the
@@ -28,10 +28,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge.broker import Broker  # noqa: E402
-from edge.config import GeneratedSourceConfig  # noqa: E402
-from edge.scene import write_clip  # noqa: E402
-from edge.watch import Watcher  # noqa: E402
+from plate_edge.config import GeneratedSourceConfig  # noqa: E402
+from plate_edge.sim.scene import write_clip  # noqa: E402
+from plate_edge.testing.broker import Broker  # noqa: E402
+from plate_edge.testing.watch import Watcher  # noqa: E402
 
 PREFIX = "bench"
 
@@ -65,9 +65,8 @@ def main() -> int:
         cfg_path = Path(tmp) / "config.yaml"
         cfg_path.write_text(yaml.safe_dump(cfg))
         with Watcher("127.0.0.1", broker.port, [f"{PREFIX}/#"]) as watch:
-            env = dict(os.environ, PLATE_EDGE_MODELS=os.environ.get("PLATE_EDGE_MODELS", str(ROOT / "models")))
-            proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(cfg_path)],
-                                    cwd=ROOT, env=env)
+            proc = subprocess.Popen([sys.executable, "-m", "plate_edge", "run", "--config", str(cfg_path)],
+                                    cwd=ROOT)
             ps = psutil.Process(proc.pid)
             if args.cores:
                 ps.cpu_affinity(list(range(min(args.cores, psutil.cpu_count()))))

@@ -1,4 +1,4 @@
-"""What the layout prior (edge.layouts) does on generated plates: exact reads with and without it,
+"""What the layout prior (plate_edge.layouts) does on generated plates: exact reads with and without it,
 for plates that follow a listed layout, digits-only plates and plates that follow no layout.
 
   .venv/bin/python bench/layouts.py [--model alnum] [--per-kind 200] [--seed 0]
@@ -20,12 +20,12 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.classify import Classifier, resolve_model_path  # noqa: E402
-from edge.config import ReaderConfig  # noqa: E402
-from edge.layouts import LAYOUTS, layout_regex  # noqa: E402
-from edge.formats import expansions, parse_pattern  # noqa: E402
-from edge.reader import Reader  # noqa: E402
-from edge.synth import degrade, render_plate  # noqa: E402
+from plate_edge.classify import Classifier, resolve_model_path  # noqa: E402
+from plate_edge.config import ReaderConfig  # noqa: E402
+from plate_edge.formats import expansions, parse_pattern  # noqa: E402
+from plate_edge.layouts import LAYOUTS, layout_regex  # noqa: E402
+from plate_edge.reader import Reader  # noqa: E402
+from plate_edge.sim.synth import degrade, render_plate  # noqa: E402
 
 LOOK_ALIKES = "0O1I2Z5S6G8B"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -5,7 +5,7 @@ better estimate of the wall time on an idle device. The load average is printed 
 
   .venv/bin/python bench/speed.py [--model digits|alnum|PATH] [--frames N] [--keras PATH.keras]
 
-Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from edge.synth. When
+Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from plate_edge.sim.synth. When
 TensorFlow and a Keras model (models/*.keras or --keras) are available, the naive way - Keras
 model.predict() once per character - is timed on the same characters, as a ratio.
 """
@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.charimg import to_batch  # noqa: E402
-from edge.classify import Classifier, resolve_model_path  # noqa: E402
-from edge.config import ReaderConfig  # noqa: E402
-from edge.reader import Reader, to_gray  # noqa: E402
-from edge.segment import segment  # noqa: E402
-from edge.synth import random_text, render_scene  # noqa: E402
+from plate_edge.charimg import to_batch  # noqa: E402
+from plate_edge.classify import Classifier, resolve_model_path  # noqa: E402
+from plate_edge.config import ReaderConfig  # noqa: E402
+from plate_edge.reader import Reader, to_gray  # noqa: E402
+from plate_edge.segment import segment  # noqa: E402
+from plate_edge.sim.synth import random_text, render_scene  # noqa: E402
 
 SIZES = [(640, 480), (1280, 720), (1920, 1080)]
 
@@ -58,14 +58,15 @@ def main(argv=None) -> int:
         per_plate, plates = [], 0
         for f in frames:
             c0 = time.thread_time()
-            readings = reader.read_frame(f)
+            result = reader.read_frame_timed(f)
+            readings = result.plates
             t["cpu"].append((time.thread_time() - c0) * 1000)
             for k in ("localize", "segment", "classify", "total"):
-                t[k].append(reader.last_timings[k] * 1000)
+                t[k].append(result.timings_s[k] * 1000)
             chars, n_plates = _segmented(reader, f)
             all_patches.append(chars)
             if n_plates:
-                per_plate.append(reader.last_timings["classify"] * 1000 / n_plates)
+                per_plate.append(result.timings_s["classify"] * 1000 / n_plates)
             plates += len(readings)
         cells = " ".join(f"{statistics.median(v):6.2f} ({np.percentile(v, 90):5.2f})" for v in t.values())
         pp = f"{statistics.median(per_plate):9.3f}" if per_plate else "        -"

@@ -1,6 +1,7 @@
-"""Rebuild the shipped models (models/digits.tflite, models/alnum.tflite) with one command:
+"""Rebuild the shipped models (src/plate_edge/models/digits.tflite, .../alnum.tflite) with one command:
 
-  python -m convert.build_models [--mnist ../shared/data/mnist] [--seed 1] [--out models] [--work runs/build]
+  python -m convert.build_models [--mnist ../shared/data/mnist] [--seed 1] [--out src/plate_edge/models]
+                                 [--work runs/build]
 
 Trains each model (convert.train), exports it to int8 TFLite with metadata and verifies it
 (convert.export), measures MNIST-test and real dev-set characters when those are present, and
@@ -41,7 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--mnist", default=str(SHARED / "mnist"),
                    help="local MNIST folder; 'online' to use keras.datasets.mnist")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "models"))
+    p.add_argument("--out", default=str(ROOT / "src" / "plate_edge" / "models"))
     p.add_argument("--work", default=str(ROOT / "runs" / "build"))
     p.add_argument("--only", choices=sorted(RECIPES), action="append")
     p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline only")

@@ -1,10 +1,10 @@
 """Synthetic plate characters, cut the way the segmenter cuts them from real plates.
 
-A plate is rendered with edge.synth (a font drawn by plate-likeness, random colours, weight,
+A plate is rendered with plate_edge.sim.synth (a font drawn by plate-likeness, random colours, weight,
 width, spacing, look-alike glyphs), soiled (dirt, paint chips, bolt heads), slightly warped,
 shrunk to a realistic resolution and damaged (light, blur, noise, JPEG); then the reader's
 segmenter (or each character's box, jittered like an imperfect segmentation) cuts it and the
-patches go through edge.charimg.ink_patch and fit_patch. Characters the damage made unreadable
+patches go through plate_edge.charimg.ink_patch and fit_patch. Characters the damage made unreadable
 (every counter closed) are left out rather than labelled.
 """
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge import charimg, synth
-from edge.types import Box
+from plate_edge import charimg
+from plate_edge.sim import synth
+from plate_edge.types import Box
 
 DIGITS = list("0123456789")
 ALNUM = DIGITS + list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -47,7 +48,7 @@ def font_weights(fonts: tuple[str, ...]) -> np.ndarray:
 
 
 def plate_style(rng: np.random.Generator, fonts: tuple[str, ...], probs: np.ndarray | None = None):
-    """edge.synth's random style with the font drawn by plate-likeness, and condensed/bold variants."""
+    """plate_edge.sim.synth's random style with the font drawn by plate-likeness, and condensed/bold variants."""
     style = synth.random_style(rng, fonts)
     if fonts and rng.random() >= HERSHEY_SHARE:
         style.font = fonts[rng.choice(len(fonts), p=font_weights(fonts) if probs is None else probs)]
@@ -146,8 +147,8 @@ def _segmenter_patches(gray: np.ndarray, boxes: list[Box]) -> list[np.ndarray] |
     """The reader's own segmentation when it is available and its cuts match the known
     character boxes one to one (a separator or bolt cut as a character would be a wrong label)."""
     try:
-        from edge.config import SegmentConfig
-        from edge.segment import segment
+        from plate_edge.config import SegmentConfig
+        from plate_edge.segment import segment
     except ImportError:
         return None
     try:

@@ -13,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import archs, export
 from .charsynth import ALNUM, make_chars
 
@@ -46,7 +44,7 @@ def main(argv=None) -> int:
             meta = export.make_metadata(ALNUM, (28, 28), name, name, "int8", "compare")
             path.write_bytes(export.add_metadata(export.convert(model, "int8", x[:300]), meta))
             acc = float((export.tflite_predict(path, xtf).argmax(1) == yt).mean())
-            from edge.classify import Classifier
+            from plate_edge.classify import Classifier
             ms = export.latency(Classifier.load(path), xt, args.batch, 200)
             size = path.stat().st_size
         rows.append({"arch": name, "params": model.count_params(), "size_kb": round(size / 1024, 1),

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import charimg
+from plate_edge import charimg
 
 from .charsynth import make_chars
 
@@ -38,7 +38,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, idx: np.ndarray, note: str = "") -> "Dataset":
+    def subset(self, idx: np.ndarray, note: str = "") -> Dataset:
         return Dataset(self.x[idx], self.y[idx], self.labels, self.description + note)
 
 

@@ -1,10 +1,10 @@
 """Real characters cut from labelled plates (../shared/data/plates-dev), for measuring only.
 
 Each labelled plate box is cut from its photo and run through the reader's segmenter
-(edge.segment); plates whose segment count equals the text length give (patch, char) pairs.
+(plate_edge.segment); plates whose segment count equals the text length give (patch, char) pairs.
 Never train on these: the project is judged on a different set of real plates.
 
-  python -m convert.devchars models/alnum.tflite [--root ../shared/data/plates-dev] [--dump DIR]
+  python -m convert.devchars src/plate_edge/models/alnum.tflite [--root ../shared/data/plates-dev] [--dump DIR]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge import charimg
+from plate_edge import charimg
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "plates-dev"
 # labels of the dev set that the photo and the country's plate format show to be wrong
@@ -37,8 +37,8 @@ def load_errata(path: Path, labels: dict[str, str]) -> dict[str, str]:
 def segment_plate(gray: np.ndarray, n_chars: int) -> list | None:
     """The segmenter's characters (CharCrop) of a plate crop when it finds exactly n_chars
     (either polarity)."""
-    from edge.config import SegmentConfig
-    from edge.segment import segment
+    from plate_edge.config import SegmentConfig
+    from plate_edge.segment import segment
     for crop in (gray, 255 - gray):
         chars = segment(crop, SegmentConfig())
         if len(chars) == n_chars:
@@ -51,7 +51,7 @@ def real_chars(root: Path = DEFAULT_ROOT, margin: float = 0.08, groups: list | N
     """(patches, chars, stats) from every labelled plate the segmenter splits into len(text) parts;
     `groups`, when given, receives each plate's letter/digit groups as indices into patches, and
     `sources` each patch's (image name, position in its plate)."""
-    from edge.segment import char_groups
+    from plate_edge.segment import char_groups
     labels_csv = Path(root) / "labels.csv"
     if not labels_csv.is_file():
         raise FileNotFoundError(f"{labels_csv}: not found")
@@ -83,8 +83,8 @@ def evaluate(model_path: str, root: Path = DEFAULT_ROOT, dump: Path | None = Non
     """Per-character accuracy of a .tflite on the real dev characters its labels cover: each
     character alone, and read in its plate's context by the reader's letter/digit group rule;
     both also against the labels as corrected by the errata file, when it lists any."""
-    from edge.classify import Classifier
-    from edge.formats import settle_group_types
+    from plate_edge.classify import Classifier
+    from plate_edge.formats import settle_group_types
     clf = Classifier.load(model_path)
     groups: list[list[int]] = []
     sources: list[tuple[str, int]] = []
@@ -101,7 +101,7 @@ def evaluate(model_path: str, root: Path = DEFAULT_ROOT, dump: Path | None = Non
     out = {**stats, "model": str(model_path), "evaluated": len(keep),
            "acc_per_char": acc(pred, chars), "acc_per_char_in_context": acc(in_context, chars)}
     labels = {}
-    for (image, k), c in zip(sources, chars):
+    for (image, _k), c in zip(sources, chars):
         labels[image] = labels.get(image, "") + c
     errata = load_errata(errata_path, labels)
     if errata:

@@ -1,7 +1,7 @@
 """Export a trained Keras model to TFLite with its "plate_edge" metadata, then verify it.
 
   python -m convert.export runs/digits/model.keras --quantize int8 --calibration runs/digits/calib.npz \
-      --heldout runs/digits/heldout.npz --out models/digits.tflite
+      --heldout runs/digits/heldout.npz --out src/plate_edge/models/digits.tflite
 
 int8 is full-integer quantization calibrated on a representative sample; the batch dimension
 stays dynamic. The verification report (float vs quantized accuracy on held-out data, agreement,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.classify import METADATA_NAME, Classifier, read_metadata
+from plate_edge.classify import METADATA_NAME, Classifier, read_metadata
 
 from . import datasets
 from .train import LABEL_SETS
@@ -91,7 +91,7 @@ def make_metadata(labels, input_size, model_id, arch, quantize, training_data) -
     return {"labels": list(labels), "input_size": list(input_size),
             "normalization": {"mean": 0.0, "std": 255.0}, "model_id": model_id, "arch": arch,
             "quantization": quantize, "training_data": training_data, "version": "1",
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 # --------------------------------------------------------------------------- verification
@@ -116,7 +116,7 @@ def verify(keras_model, tflite_path: Path, x: np.ndarray, y: np.ndarray, batch: 
 
 def tflite_predict(path: Path, xf: np.ndarray, chunk: int = 256) -> np.ndarray:
     """Probabilities of a .tflite for a float batch (N,H,W,1) in 0..1, (de)quantizing like the device."""
-    from edge.classify import load_interpreter_class
+    from plate_edge.classify import load_interpreter_class
     interp = load_interpreter_class()(model_path=str(path), num_threads=1)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     probs = []

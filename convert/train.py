@@ -94,6 +94,7 @@ def predict(model, x: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import keras
+
     from . import archs
     keras.utils.set_random_seed(args.seed)
     labels = LABEL_SETS[args.labels]

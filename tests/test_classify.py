@@ -3,8 +3,15 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.classify import (Classifier, ModelError, _input_lut, _Quant, _read_metadata_flatbuffers, read_metadata,
-                           resolve_model_path)
+from plate_edge.classify import (
+    Classifier,
+    ModelError,
+    _input_lut,
+    _Quant,
+    _read_metadata_flatbuffers,
+    read_metadata,
+    resolve_model_path,
+)
 
 
 def test_metadata_describes_the_model(model_path):

@@ -5,18 +5,16 @@ import sys
 
 import cv2
 import numpy as np
-import pytest
-
 from conftest import ROOT
 
 
 def plate_edge(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "plate_edge", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
 def test_read_crops_prints_one_json_line_per_image(tmp_path, model_path):
-    from edge.synth import PlateStyle, render_plate
+    from plate_edge.sim.synth import PlateStyle, render_plate
     model_path("digits")
     rng = np.random.default_rng(7)
     texts = ["4071", "823956", "15349"]

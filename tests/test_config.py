@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, ConfigError, load_config, parse_config
+from plate_edge.config import Config, ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

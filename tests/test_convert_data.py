@@ -8,8 +8,8 @@ import pytest
 
 from convert import charsynth, datasets
 from convert.datasets import DatasetError
-from edge import synth
-from edge.types import Box
+from plate_edge.sim import synth
+from plate_edge.types import Box
 
 
 def write_idx(path, array, gz=True):
@@ -178,7 +178,7 @@ def test_specs_and_mix(mnist_dir):
 def test_devchars_on_a_generated_labelled_folder(tmp_path, model_path):
     """convert.devchars cuts characters from labelled photos and scores them alone and in context."""
     from convert import devchars
-    from edge import synth
+    from plate_edge.sim import synth
     rng = np.random.default_rng(5)
     rows = ["image,x,y,w,h,plate"]
     for i, text in enumerate(["ABC 1234", "XYZ 9087", "KLM 5610"]):

@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.train
 tf = pytest.importorskip("tensorflow")
 
 from convert import charsynth, export, train  # noqa: E402
-from edge.charimg import fit_patch  # noqa: E402
-from edge.classify import Classifier  # noqa: E402
+from plate_edge.charimg import fit_patch  # noqa: E402
+from plate_edge.classify import Classifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_export_int8_loads_in_classifier_and_agrees(trained):
 
 
 def test_exported_model_has_dynamic_batch(trained):
-    from edge.classify import load_interpreter_class
+    from plate_edge.classify import load_interpreter_class
     out = trained / "digits-f.tflite"
     assert export.main([str(trained / "model.keras"), "--quantize", "none", "--out", str(out)]) == 0
     interp = load_interpreter_class()(model_path=str(out))

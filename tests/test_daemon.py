@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.broker import Broker, find_mosquitto
-from edge.spool import Spool
-from edge.watch import Watcher
+from plate_edge.spool import Spool
+from plate_edge.testing.broker import Broker, find_mosquitto
+from plate_edge.testing.watch import Watcher
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "digits.tflite"
+MODEL = ROOT / "src" / "plate_edge" / "models" / "digits.tflite"
 PREFIX = "t"
 
 needs_broker = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
@@ -49,12 +49,12 @@ def config(tmp_path: Path, port: int, plates=(), camera: dict | None = None, **e
 
 
 class Daemon:
-    """`python -m edge.cli run --config F` with its stderr in a file."""
+    """`python -m plate_edge.cli run --config F` with its stderr in a file."""
 
     def __init__(self, cfg: Path, env: dict | None = None):
         self.log = cfg.parent / f"daemon-{time.monotonic_ns()}.log"
         self._fh = open(self.log, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "plate_edge", "run", "--config", str(cfg)],
                                      cwd=ROOT, stderr=self._fh, stdout=subprocess.DEVNULL,
                                      env={**os.environ, **(env or {})})
 
@@ -244,7 +244,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, yaml_text, key):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml_text)
     for cmd in (["run", "--config", str(path)], ["check-config", str(path)]):
-        r = subprocess.run([sys.executable, "-m", "edge.cli", *cmd], cwd=ROOT, capture_output=True,
+        r = subprocess.run([sys.executable, "-m", "plate_edge", *cmd], cwd=ROOT, capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 2, r.stderr
         assert key in r.stderr and "bad.yaml" in r.stderr
@@ -252,8 +252,8 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, yaml_text, key):
 
 def test_password_is_never_logged(tmp_path):
     """Password from the environment reaches paho but no log line (unit-level: no broker needed)."""
-    from edge.config import MqttConfig
-    from edge.publish import read_password
+    from plate_edge.config import MqttConfig
+    from plate_edge.publish import read_password
 
     os.environ["PE_TEST_PW"] = "s3cr3t-value"
     try:

@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from edge.broker import Broker, find_mosquitto
-from edge.config import CameraConfig, Config, GeneratedSourceConfig, MqttConfig, StatsConfig, TrackingConfig
-from edge.service import Daemon
-from edge.types import Box, PlateReading
-from edge.watch import Watcher
+from plate_edge.config import CameraConfig, Config, GeneratedSourceConfig, MqttConfig, StatsConfig, TrackingConfig
+from plate_edge.reader import FrameResult
+from plate_edge.service import Daemon
+from plate_edge.testing.broker import Broker, find_mosquitto
+from plate_edge.testing.watch import Watcher
+from plate_edge.types import Box, PlateReading
 
 pytestmark = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
 
@@ -19,16 +20,15 @@ class ScriptedReader:
 
     def __init__(self, plates, frames_per_plate=6, gap=25):
         self.plates, self.per, self.gap, self.n = plates, frames_per_plate, gap, 0
-        self.last_timings = {}
 
-    def read_frame(self, image, zones=None):
+    def read_frame_timed(self, image, zones=None):
         k, pos = divmod(self.n, self.per + self.gap)
         self.n += 1
-        self.last_timings = {"total": 0.001}
         if k >= len(self.plates) or pos >= self.per:
-            return []
+            return FrameResult([], {"total": 0.001})
         text = self.plates[k]
-        return [PlateReading(text, 0.95, [0.95] * len(text), Box(100 + 10 * pos, 100, 120, 30), [], [], "fake")]
+        return FrameResult([PlateReading(text, 0.95, [0.95] * len(text), Box(100 + 10 * pos, 100, 120, 30), [], [],
+                                         "fake")], {"total": 0.001})
 
 
 def make_cfg(tmp_path, port, plates, **cam):
@@ -112,7 +112,7 @@ def test_missing_camera_is_retried_and_reported(tmp_path):
 
 
 def test_discovery_snapshot_and_known_plate(tmp_path):
-    from edge.config import DiscoveryConfig, KnownPlate, KnownPlatesConfig
+    from plate_edge.config import DiscoveryConfig, KnownPlate, KnownPlatesConfig
 
     plates = ["AB123"]
     with Broker() as broker, Watcher("127.0.0.1", broker.port, ["t/edge/#", "homeassistant/#"]) as w:
@@ -124,7 +124,8 @@ def test_discovery_snapshot_and_known_plate(tmp_path):
         th, res = start(d)
         disc = w.wait_for(lambda m: m.topic == "homeassistant/sensor/pi_1/gate_plate/config", 10)
         c = disc[0].json()
-        assert c["state_topic"] == c["json_attributes_topic"] == "t/edge/gate/last_plate" and c["availability_topic"] == "t/edge/status"
+        assert c["state_topic"] == c["json_attributes_topic"] == "t/edge/gate/last_plate" \
+            and c["availability_topic"] == "t/edge/status"
         ev = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 10)[0].json()
         assert ev["known"] and ev["known_name"] == "Alice" and ev["known_plate"] == "AB-128"
         snap = w.wait_for(lambda m: m.topic == "t/edge/gate/snapshot", 5)
@@ -138,7 +139,7 @@ def test_discovery_snapshot_and_known_plate(tmp_path):
 def test_sd_notify_ready_watchdog_stopping(tmp_path):
     import socket
 
-    from edge.notify import SystemdNotifier
+    from plate_edge.notify import SystemdNotifier
 
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -197,7 +198,7 @@ def test_last_plate_retained_for_home_assistant_events_not(tmp_path):
 
 
 def test_malloc_tuning_is_harmless():
-    from edge import malloc
+    from plate_edge import malloc
 
     malloc.limit_arenas(4)      # glibc: accepted; elsewhere a no-op
     malloc.trim()

@@ -9,12 +9,12 @@ import socket
 import time
 
 import pytest
-
-from edge.broker import Broker, find_mosquitto
-from edge.service import Daemon as ServiceDaemon
-from edge.watch import Watcher
 from test_daemon import PREFIX, config, daemons, needs_model  # noqa: F401 (daemons: a fixture)
 from test_daemon_fake import ScriptedReader, make_cfg, start
+
+from plate_edge.service import Daemon as ServiceDaemon
+from plate_edge.testing.broker import Broker, find_mosquitto
+from plate_edge.testing.watch import Watcher
 
 pytestmark = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
 
@@ -72,18 +72,19 @@ def test_wrong_password_is_retried_with_backoff_and_reported_without_the_passwor
             while time.monotonic() < deadline and "attempt 3" not in d.text():
                 try:
                     statuses.append(sock.recv(4096).decode())
-                except socket.timeout:
+                except TimeoutError:
                     pass
             log = d.text()
             assert "attempt 3" in log and d.proc.poll() is None, log
-            assert re.search(r"WARNING edge.publish: mqtt: connection refused by the broker: Not authori[sz]ed", log)
+            assert re.search(r"WARNING plate_edge.publish: mqtt: connection refused by the broker: "
+                             r"Not authori[sz]ed", log)
             # backoff: attempts are at least reconnect_min_s apart
             times = [_log_time(line) for line in log.splitlines() if "retrying with backoff (attempt" in line]
             assert all(b - a >= 0.9 for a, b in zip(times, times[1:])), log
             while time.monotonic() < deadline and not any("mqtt: connection refused" in s for s in statuses):
                 try:
                     statuses.append(sock.recv(4096).decode())
-                except socket.timeout:
+                except TimeoutError:
                     pass
             assert any("STATUS=" in s and "Not authori" in s for s in statuses), statuses
             assert d.proc.poll() is None
@@ -104,7 +105,7 @@ def _log_time(line: str) -> float:
 def test_client_certificate_required(tmp_path, monkeypatch, caplog):
     """require_certificate: with the client certificate events flow; without it the daemon keeps
     retrying and says why."""
-    caplog.set_level(logging.DEBUG, logger="edge")
+    caplog.set_level(logging.DEBUG, logger="plate_edge")
     monkeypatch.setenv("PE_MQTT_PW", PASSWORD)
     with Broker(tls=True, users={USER: PASSWORD}, require_certificate=True) as broker, \
             watcher(broker, ["t/edge/#"]) as w:

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from edge.config import ConfigError, PlateFormat, parse_config
-from edge.formats import ALNUM, FormatSet, expansions, parse_pattern, settle_group_types
+from plate_edge.config import ConfigError, PlateFormat, parse_config
+from plate_edge.formats import ALNUM, FormatSet, expansions, parse_pattern, settle_group_types
 
 LABELS = list(ALNUM)
 

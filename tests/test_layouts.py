@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge.formats import ALNUM, Decoded, expansions, parse_pattern
-from edge.layouts import LAYOUTS, MAX_LENGTH, LayoutPrior, layout_regex
+from plate_edge.formats import ALNUM, Decoded, expansions, parse_pattern
+from plate_edge.layouts import LAYOUTS, MAX_LENGTH, LayoutPrior, layout_regex
 
 LABELS = list(ALNUM)
 

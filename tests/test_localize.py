@@ -3,11 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import LocalizeConfig, SegmentConfig
-from edge.localize import Localizer
-from edge.segment import segment
-from edge.synth import PlateStyle, random_text, render_plate, render_scene
-from edge.types import Box
+from plate_edge.config import LocalizeConfig, SegmentConfig
+from plate_edge.localize import Localizer
+from plate_edge.segment import segment
+from plate_edge.sim.synth import PlateStyle, random_text, render_plate, render_scene
+from plate_edge.types import Box
 
 
 def _box(poly) -> Box:

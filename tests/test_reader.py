@@ -3,11 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.classify import Classifier
-from edge.config import PlateFormat, ReaderConfig
-from edge.reader import Reader, _to_frame, band_blobs
-from edge.synth import PlateStyle, random_text, render_plate, render_scene
-from edge.types import Box
+from plate_edge.classify import Classifier
+from plate_edge.config import PlateFormat, ReaderConfig
+from plate_edge.reader import Reader, _to_frame, band_blobs
+from plate_edge.sim.synth import PlateStyle, random_text, render_plate, render_scene
+from plate_edge.types import Box
 
 
 class StubClassifier:
@@ -35,11 +35,12 @@ def test_all_characters_of_a_frame_go_in_one_predict_call():
     clf = StubClassifier()
     reader = Reader(ReaderConfig(), clf)
     scene = _scene()
-    readings = reader.read_frame(scene.image)
+    result = reader.read_frame_timed(scene.image)
+    readings = result.plates
     assert len(clf.calls) == 1
     assert len(readings) >= 2
     assert clf.calls[0] >= sum(len(r.text) for r in readings)
-    assert set(reader.last_timings) == {"localize", "segment", "classify", "total"}
+    assert set(result.timings_s) == {"localize", "segment", "classify", "total"}
 
 
 def test_reading_geometry_is_in_frame_coordinates():

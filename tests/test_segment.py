@@ -3,10 +3,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import SegmentConfig
-from edge.segment import char_groups, segment
-from edge.synth import PlateStyle, find_fonts, random_text, render_plate
-from edge.types import Box, CharCrop
+from plate_edge.config import SegmentConfig
+from plate_edge.segment import char_groups, segment
+from plate_edge.sim.synth import PlateStyle, find_fonts, random_text, render_plate
+from plate_edge.types import Box, CharCrop
 
 
 def _gray(plate):

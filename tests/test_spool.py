@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from edge.spool import Spool
+from plate_edge.spool import Spool
 
 
 def test_fifo_ack_and_reopen(tmp_path):

@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import synth
-from edge.types import Box
+from plate_edge.sim import synth
+from plate_edge.types import Box
 
 
 def _inside(box: Box, image: np.ndarray) -> bool:

@@ -1,9 +1,9 @@
 """Tracker: association, per-character voting, emission rules, repeats, known plates."""
 import re
 
-from edge.config import KnownPlate, KnownPlatesConfig, TrackingConfig
-from edge.track import KnownPlates, Tracker, edit_distance, vote
-from edge.types import Box, PlateReading
+from plate_edge.config import KnownPlate, KnownPlatesConfig, TrackingConfig
+from plate_edge.track import KnownPlates, Tracker, edit_distance, vote
+from plate_edge.types import Box, PlateReading
 
 
 def reading(text, x=100, conf=0.9, char_conf=None, y=100, w=120):

@@ -6,6 +6,7 @@ adding a field with a default here and documenting it in config.yaml.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ class PlateFormat:
     pattern: str = ""             # e.g. ^[A-Z]{3}[0-9]{4}$
 
     def validate(self) -> None:
-        import re
         try:
             re.compile(self.pattern)
         except re.error as exc:
@@ -54,7 +54,8 @@ class LocalizeConfig:
     min_line_chars: int = 3         # character-like blobs in a row for a region to count as text
     crop_char_height: int = 32      # plate crops are scaled so characters are this tall
     crop_work_height: int = 160     # read_crop: larger plate images are downscaled to find the text
-    polarity_doubt: float = 0.5     # other polarity's text with this share of the ink: polarity in doubt (see config.yaml)
+    polarity_doubt: float = 0.5     # other polarity's text with this share of the ink: polarity in doubt
+                                    # (see config.yaml)
     pad_x: float = 0.5              # plate outline left/right of the characters, in character heights
     pad_y: float = 0.35             # plate outline above/below the characters, in character heights
     crop_pad_x: float = 3.0         # crop for the segmenter: wider, so characters missed here are kept
@@ -83,7 +84,7 @@ class ReaderConfig:
     min_char_confidence: float = 0.0
     formats: list[PlateFormat] = field(default_factory=list)
     reject_unmatched: bool = False  # with formats: drop readings that match none
-    layouts: list[str] = field(default_factory=lambda: ["all"])  # regions of edge.layouts (or all)
+    layouts: list[str] = field(default_factory=lambda: ["all"])  # regions of plate_edge.layouts (or all)
     max_frame_side: int = 4096      # larger frames are downscaled to this (longer side, px) first
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -122,7 +123,8 @@ class GeneratedSourceConfig:
 
 @dataclass
 class CameraConfig:
-    source: str = ""                 # /dev/videoN | N | rtsp://.. | http://.. | file.mp4 | folder/ | picamera2 | generated
+    # /dev/videoN | N | rtsp://.. | http://.. | file.mp4 | folder/ | picamera2 | generated
+    source: str = ""
     enabled: bool = True
     max_fps: float = 0.0             # process at most this many frames per second (0: every new frame)
     loop: bool = False               # video files and folders: start over at the end

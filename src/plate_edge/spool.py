@@ -62,6 +62,7 @@ class Spool:
                             "(policy drop=oldest, %d dropped so far)", depth, row[0], row[1], self.dropped)
             cur = self._db.execute("INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
                                    (topic, bytes(payload), int(qos), int(retain)))
+            assert cur.lastrowid is not None
             return int(cur.lastrowid)
 
     def pending(self, limit: int = 100, exclude: set[int] | frozenset[int] = frozenset()) -> list[SpooledMessage]:

@@ -16,7 +16,7 @@ def draw_readings(image: np.ndarray, readings: list[PlateReading]) -> np.ndarray
     else:
         out = image.copy()
     if out.dtype != np.uint8:
-        out = cv2.normalize(out, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        out = cv2.normalize(out, np.empty_like(out), 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     thick = max(1, round(max(out.shape[:2]) / 640))
     for r in readings:
         poly = np.round(np.asarray(r.polygon, np.float32)).astype(np.int32).reshape(-1, 1, 2)

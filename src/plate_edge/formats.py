@@ -30,7 +30,7 @@ class Decoded:
     text: str
     char_probs: list[float]
     format: str | None       # name of the matching format, None if none matched / none given
-    layout: str | None = None  # regions of the common plate layout the text follows (edge.layouts)
+    layout: str | None = None  # regions of the common plate layout the text follows (plate_edge.layouts)
 
 
 def settle_group_types(probs: np.ndarray, labels: list[str], groups: list[list[int]],
@@ -130,7 +130,7 @@ def parse_pattern(pattern: str) -> list[tuple[frozenset[str], int, int]]:
 def _class_chars(body: str, pattern: str) -> frozenset[str]:
     if body.startswith("^"):
         raise UnsupportedPattern(f"negated classes are not expanded: {pattern!r}")
-    out = set()
+    out: set[str] = set()
     k = 0
     while k < len(body):
         if k + 2 < len(body) and body[k + 1] == "-":
@@ -163,7 +163,7 @@ class FormatSet:
     def __init__(self, formats: list, labels: list[str]):
         self.labels = list(labels)
         self.formats = [(f.name or f.pattern, f.pattern, re.compile(f.pattern)) for f in formats]
-        self._items = {}
+        self._items: dict[str, list[tuple[frozenset[str], int, int]] | None] = {}
         for name, pattern, _ in self.formats:
             try:
                 self._items[name] = parse_pattern(pattern)

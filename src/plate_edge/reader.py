@@ -9,10 +9,14 @@ turn probabilities into text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .classify import Classifier, resolve_model_path
 from .config import ReaderConfig
 from .formats import FormatSet, settle_group_types
 from .layouts import LayoutPrior
@@ -20,30 +24,68 @@ from .localize import Localizer
 from .segment import char_groups, segment
 from .types import Box, CharCrop, PlateCandidate, PlateReading
 
+Zone = Sequence[tuple[float, float]]
+PlateFinder = Callable[[np.ndarray, float], list[PlateCandidate]]
+
+
+@dataclass
+class FrameResult:
+    """What one read gives: the plates, best first, and how long each stage took (seconds)."""
+    plates: list[PlateReading]
+    timings_s: dict[str, float] = field(default_factory=dict)   # localize, segment, classify, total
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        return {k: v * 1000.0 for k, v in self.timings_s.items()}
+
 
 class Reader:
+    """Reads plates with a character classifier (see classify.Classifier); the package's public
+    face is PlateReader (this class): PlateReader.from_model("alnum").read(image)."""
+
     def __init__(self, cfg: ReaderConfig, classifier):
         self.cfg = cfg
         self.classifier = classifier
         self.localizer = Localizer(cfg.localize)
         self.formats = FormatSet(cfg.formats, classifier.labels)
         self.layouts = LayoutPrior(cfg.layouts, classifier.labels)
-        self.last_timings: dict[str, float] = {}
 
-    def read_frame(self, image: np.ndarray, zones: list | None = None) -> list[PlateReading]:
+    @classmethod
+    def from_model(cls, name_or_path: str | Path = "digits", config: ReaderConfig | None = None,
+                   threads: int = 1) -> Reader:
+        """A reader with a shipped model (`digits`, `alnum`) or a .tflite file exported by
+        convert.export, and reading settings (default: ReaderConfig())."""
+        path = resolve_model_path(str(name_or_path))
+        return cls(config or ReaderConfig(), Classifier.load(path, threads=threads))
+
+    def read(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> list[PlateReading]:
+        """Plates in a full frame (BGR, BGRA or grayscale), best first; same as read_frame."""
+        return self.read_frame_timed(image, zones).plates
+
+    def read_frame(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> list[PlateReading]:
         """Plates in a BGR, BGRA or grayscale frame (optionally only inside `zones`), best first."""
+        return self.read_frame_timed(image, zones).plates
+
+    def read_frame_timed(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> FrameResult:
+        """read_frame, with the time each stage took."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
-            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else zones
+            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
             return self.localizer.find(gray, scaled)
         return self._read(image, find)
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
         """The plate in an image that is already a plate (a little margin is fine)."""
-        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
-        readings = self._read(image, lambda gray, scale: self.localizer.crop_candidates(gray))
+        readings = self.read_crop_timed(image).plates
         return readings[0] if readings else None
 
-    def _read(self, image: np.ndarray, find_plates) -> list[PlateReading]:
+    def read_crop_timed(self, image: np.ndarray) -> FrameResult:
+        """read_crop, with the time each stage took: at most one plate."""
+        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
+        result = self._read(image, lambda gray, scale: self.localizer.crop_candidates(gray))
+        del result.plates[1:]
+        return result
+
+    def _read(self, image: np.ndarray, find_plates: PlateFinder) -> FrameResult:
         """The pipeline: plates -> characters -> one batched classification -> readings."""
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
@@ -53,8 +95,9 @@ class Reader:
         t2 = time.perf_counter()
         readings = self._classify(plates, chars, 1.0 / scale)
         t3 = time.perf_counter()
-        self.last_timings = {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2, "total": t3 - t0}
-        return readings
+        return FrameResult(readings, {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2,
+                                      "total": t3 - t0})
+
 
     def _characters(self, plates: list[PlateCandidate], image: np.ndarray, unscale: float) -> list[list[CharCrop]]:
         """Each plate's characters; in colour frames, without an EU band taken for a character."""
@@ -173,3 +216,6 @@ def _scale_box(box: Box, f: float) -> Box:
     if f == 1.0:
         return box
     return Box(int(round(box.x * f)), int(round(box.y * f)), int(round(box.w * f)), int(round(box.h * f)))
+
+
+PlateReader = Reader   # the public name (plate_edge.PlateReader)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,12 @@ class _Quant:
         return (q.astype(np.float32) - self.zero_point) * self.scale
 
 
+def _quant(details: dict) -> _Quant:
+    """The (scale, zero point) quantization and dtype of an interpreter tensor's details."""
+    scale, zero_point = details["quantization"]
+    return _Quant(float(scale), int(zero_point), np.dtype(details["dtype"]))
+
+
 def _input_lut(mean: float, std: float, quant: _Quant) -> np.ndarray:
     """The input tensor's value for each pixel value 0..255: normalized, then quantized."""
     values = (np.arange(256, dtype=np.float32) - mean) / std
@@ -120,7 +127,8 @@ class Classifier:
         self.path = path
         self.meta = meta
         self.labels: list[str] = [str(x) for x in meta["labels"]]
-        self.input_size: tuple[int, int] = tuple(int(v) for v in meta["input_size"])
+        height, width = (int(v) for v in meta["input_size"])
+        self.input_size: tuple[int, int] = (height, width)
         norm = meta.get("normalization", {})
         self._mean = float(norm.get("mean", 0.0))
         self._std = float(norm.get("std", 255.0))
@@ -132,8 +140,8 @@ class Classifier:
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_shape = tuple(int(v) for v in inp["shape"][1:])
-        self._in_lut = _input_lut(self._mean, self._std, _Quant(*inp["quantization"], np.dtype(inp["dtype"])))
-        self._out_q = _Quant(*out["quantization"], np.dtype(out["dtype"]))
+        self._in_lut = _input_lut(self._mean, self._std, _quant(inp))
+        self._out_q = _quant(out)
         self._dynamic_batch = inp["shape_signature"][0] == -1
         self._batch = int(inp["shape"][0])
         if out["shape"][-1] != len(self.labels):
@@ -141,7 +149,7 @@ class Classifier:
                              f"{len(self.labels)} labels in its metadata")
 
     @classmethod
-    def load(cls, path: str | Path, threads: int = 1) -> "Classifier":
+    def load(cls, path: str | Path, threads: int = 1) -> Classifier:
         path = str(path)
         try:
             data = Path(path).read_bytes()
@@ -207,14 +215,11 @@ def load_configured(cfg, override: str | None = None) -> Classifier:
 
 
 def resolve_model_path(name_or_path: str, base_dir: str | Path | None = None) -> Path:
-    """Find a model: a path (relative to the config file's folder, then the working directory), or
-    the name of a shipped model (`digits`, `alnum`) looked up in $PLATE_EDGE_MODELS, the source
-    tree's models/ and the installed share/plate-edge/models."""
-    import os
-    import sys
-
-    candidates = []
+    """Find a model: the name of a shipped model (`digits`, `alnum`: package data of
+    plate_edge.models), or a path (relative to the config file's folder, then the working
+    directory)."""
     p = Path(name_or_path).expanduser()
+    candidates: list[Path] = []
     if p.is_absolute():
         candidates.append(p)
     else:
@@ -222,11 +227,25 @@ def resolve_model_path(name_or_path: str, base_dir: str | Path | None = None) ->
             candidates.append(Path(base_dir) / p)
         candidates.append(Path.cwd() / p)
     if "/" not in name_or_path and not name_or_path.endswith(".tflite"):
-        filename = f"{name_or_path}.tflite"
-        dirs = [os.environ.get("PLATE_EDGE_MODELS"), Path(__file__).resolve().parent.parent / "models",
-                Path(sys.prefix) / "share" / "plate-edge" / "models", "/usr/share/plate-edge/models"]
-        candidates += [Path(d) / filename for d in dirs if d]
+        packaged = shipped_model(name_or_path)
+        if packaged is not None:
+            candidates.append(packaged)
     for c in candidates:
         if c.is_file():
             return c
-    raise ModelError(f"{name_or_path}: model not found (looked in: {', '.join(str(c) for c in candidates)})")
+    raise ModelError(f"{name_or_path}: model not found (looked in: {', '.join(str(c) for c in candidates)}; "
+                     f"shipped models: {', '.join(shipped_models()) or 'none'})")
+
+
+def shipped_model(name: str) -> Path | None:
+    """The packaged model file `name`.tflite (None when there is no such model)."""
+    res = resources.files("plate_edge").joinpath("models", f"{name}.tflite")
+    return Path(str(res)) if res.is_file() else None
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped as package data."""
+    folder = resources.files("plate_edge").joinpath("models")
+    if not folder.is_dir():
+        return []
+    return sorted(e.name[:-len(".tflite")] for e in folder.iterdir() if e.name.endswith(".tflite"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -55,7 +55,7 @@ class Watcher:
                                 keyfile=str(key_file) if key_file else None)
         self.host, self.port = host, port
 
-    def start(self, timeout: float = 10.0) -> "Watcher":
+    def start(self, timeout: float = 10.0) -> Watcher:
         self.client.connect_async(self.host, self.port, keepalive=10)
         self.client.loop_start()
         if not self._subscribed.wait(timeout):
@@ -66,7 +66,7 @@ class Watcher:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def __enter__(self) -> "Watcher":
+    def __enter__(self) -> Watcher:
         return self.start()
 
     def __exit__(self, *exc) -> None:

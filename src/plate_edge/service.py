@@ -17,8 +17,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -26,9 +27,11 @@ import psutil
 
 from . import malloc
 from .camera import CameraWorker, Frame
+from .classify import load_configured
 from .config import CameraConfig, Config, ConfigError, load_config
 from .notify import SystemdNotifier
 from .publish import Publisher, sanitize_topic_part
+from .reader import FrameResult, Reader, Zone
 from .spool import Spool
 from .track import KnownPlates, PlateEvent, Tracker
 
@@ -37,16 +40,20 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 STOP_PUBLISH_TIMEOUT_S = 1.0
 LATENCY_WINDOW = 1000          # samples kept per latency series (stats report p50/p99 of these)
-TRIM_EVERY_S = 10.0            # hand freed heap pages back to the system this often (edge.malloc)
+TRIM_EVERY_S = 10.0            # hand freed heap pages back to the system this often (plate_edge.malloc)
 
-ReaderFactory = Callable[[Config], object]   # -> object with read_frame(img, zones) and last_timings
+class FrameReader(Protocol):
+    """What the daemon needs of a reader (plate_edge.reader.Reader; tests inject fakes)."""
+
+    def read_frame_timed(self, image: np.ndarray, zones: list[Zone] | None = None) -> FrameResult:
+        ...
 
 
-def default_reader_factory(cfg: Config):
-    """The real reader with the configured model (imported lazily: tests may inject a fake)."""
-    from .classify import load_configured
-    from .reader import Reader
+ReaderFactory = Callable[[Config], FrameReader]
 
+
+def default_reader_factory(cfg: Config) -> FrameReader:
+    """The real reader with the configured model."""
     return Reader(cfg.reader, load_configured(cfg))
 
 
@@ -116,7 +123,7 @@ class Daemon:
         self.frame_ready = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self.reader = None
+        self.reader: FrameReader | None = None
         self.spool: Spool | None = None
         self.publisher: Publisher | None = None
         self.cameras: dict[str, CameraWorker] = {}
@@ -129,7 +136,7 @@ class Daemon:
         self.events = 0
         self._processed: dict[str, int] = collections.Counter()
         self._last_processed_t: dict[str, float] = {}
-        self._stats_mark = (time.monotonic(), {}, {})
+        self._stats_mark: tuple[float, dict[str, int], dict[str, int]] = (time.monotonic(), {}, {})
         self._reader_errors = 0
 
     # ------------------------------------------------------------------ control (signal-safe)
@@ -265,18 +272,19 @@ class Daemon:
 
     def _process(self, name: str, cam_cfg: CameraConfig, frame: Frame) -> None:
         try:
-            readings = self.reader.read_frame(frame.image, self._zones.get(name))
+            assert self.reader is not None   # set in run() before any camera starts
+            result = self.reader.read_frame_timed(frame.image, self._zones.get(name))
         except Exception:
             self._reader_errors += 1
             if self._reader_errors <= 5 or self._reader_errors % 1000 == 0:
                 log.exception("camera %s: reader failed on a frame (%d so far)", name, self._reader_errors)
             return
-        for stage, seconds in (getattr(self.reader, "last_timings", None) or {}).items():
+        for stage, seconds in result.timings_s.items():
             self.latencies.add(stage, seconds)
         self._processed[name] += 1
         tracker = self.trackers.get(name)
         if tracker is not None:
-            self._emit(tracker.update(readings, frame.t, frame.image))
+            self._emit(tracker.update(result.plates, frame.t, frame.image))
         self.latencies.add("capture_to_publish", time.time() - frame.t)
 
     def _emit(self, events: list[PlateEvent]) -> None:
@@ -332,7 +340,8 @@ class Daemon:
             self.publisher.publish_stats(stats)
         mqtt = f"; mqtt: {stats['mqtt_error']}" if stats["mqtt_error"] and not stats["mqtt_connected"] else ""
         self.notifier.status(f"{self.events} events; spool {stats['spool_depth']}; "
-                             + ", ".join(f"{n} {c['state']} {c['fps_processed']} fps" for n, c in stats["cameras"].items())
+                             + ", ".join(f"{n} {c['state']} {c['fps_processed']} fps"
+                                         for n, c in stats["cameras"].items())
                              + mqtt)
 
     # ------------------------------------------------------------------ reload
@@ -377,13 +386,13 @@ def run_daemon(cfg: Config, reader_factory: ReaderFactory = default_reader_facto
     if not logging.getLogger().handlers:
         logging.basicConfig(level=cfg.log_level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    malloc.limit_arenas(1)   # see edge.malloc: ~8 MB less RSS; before our threads start
+    malloc.limit_arenas(1)   # see plate_edge.malloc: ~8 MB less RSS; before our threads start
     # The capture, MQTT pump and paho threads each need the GIL for a moment per frame/event; while
     # the reader runs Python code they wait up to the switch interval (5 ms default) per hand-off,
     # which added tens of ms to an event's delivery. 1 ms: measured p99 50 -> 15 ms, same CPU.
     sys.setswitchinterval(0.001)
     daemon = Daemon(cfg, reader_factory)
-    previous = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         handlers = {signal.SIGTERM: lambda *_: daemon.stop(), signal.SIGINT: lambda *_: daemon.stop(),
                     signal.SIGHUP: lambda *_: daemon.reload()}

@@ -1,7 +1,7 @@
 """Plain values that cross module boundaries: boxes, plate candidates, character crops, readings."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -14,7 +14,7 @@ class Box:
     w: int
     h: int
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         inter = ix * iy
@@ -58,7 +58,7 @@ class PlateReading:
     char_boxes: list[Box]         # in frame coordinates (axis-aligned approximation)
     model_id: str
     format: str | None = None     # name of the plate format that matched, if any
-    layout: str | None = None     # regions whose common layout the text follows (edge.layouts)
+    layout: str | None = None     # regions whose common layout the text follows (plate_edge.layouts)
     alternatives: list[list[tuple[str, float]]] = field(default_factory=list)  # per char top-k
 
     def to_json(self) -> dict:

@@ -14,12 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .types import Box, Polygon
+from ..types import Box, Polygon
 
 try:  # Pillow is optional at run time: without it we fall back to Hershey fonts
     from PIL import Image, ImageDraw, ImageFont
 except ImportError:  # pragma: no cover
-    Image = ImageDraw = ImageFont = None
+    Image = ImageDraw = ImageFont = None  # type: ignore[assignment]
 
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -146,7 +146,10 @@ def random_style(rng: np.random.Generator, fonts: tuple[str, ...] | None = None)
     dark = rng.random() < 0.75
     palette = _DARK_ON_LIGHT if dark else _LIGHT_ON_DARK
     paper, ink = palette[rng.integers(len(palette))]
-    jitter = lambda c: tuple(int(np.clip(v + rng.integers(-20, 21), 0, 255)) for v in c)
+    def jitter(c: tuple[int, int, int]) -> tuple[int, int, int]:
+        b, g, r = (int(np.clip(v + rng.integers(-20, 21), 0, 255)) for v in c)
+        return b, g, r
+
     return PlateStyle(
         # Hershey's stroke fonts look like DIN plate lettering, so they stay in the mix
         font=fonts[rng.integers(len(fonts))] if fonts and rng.random() > 0.25 else None,
@@ -401,7 +404,7 @@ def _decorate(image: np.ndarray, style: PlateStyle, band_w: int, rng: np.random.
 
 def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """Camera-like damage: uneven light, blur, sensor noise, JPEG. Works on gray or BGR."""
-    img = image.astype(np.float32)
+    img: np.ndarray = image.astype(np.float32)
     h, w = img.shape[:2]
     # uneven lighting: a random linear gradient plus an overall gain
     gx, gy = rng.uniform(-1, 1, 2) * 0.5 * strength
@@ -417,8 +420,9 @@ def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
     if rng.random() < 0.6 * min(1.0, strength):
         quality = int(rng.integers(25, 90))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        if decoded is not None:
+            img = decoded
     return img
 
 
@@ -431,7 +435,8 @@ def render_scene(texts: list[str], rng: np.random.Generator, size: tuple[int, in
     without overlapping (too many for the frame) are left out of `plates`."""
     w_img, h_img = size
     image = _background(rng, w_img, h_img)
-    plates, chars, placed, images = [], [], [], []
+    plates, chars, images = [], [], []
+    placed: list[np.ndarray] = []
     for text in texts:
         rows = 2 if rng.random() < two_row_prob and len(text) >= 4 else 1
         plate = render_plate(text, rng, rows=rows)
@@ -443,22 +448,22 @@ def render_scene(texts: list[str], rng: np.random.Generator, size: tuple[int, in
         m = cv2.getPerspectiveTransform(_corners(plate.image.shape), quad.astype(np.float32))
         plates.append((plate.text, [(float(x), float(y)) for x, y in quad]))
         chars.append([_warp_points(m, b) for b in plate.char_boxes])
-    for quad in placed:  # car bodies first, so none hides another car's plate
+    for body in placed:  # car bodies first, so none hides another car's plate
         if rng.random() < 0.7:
-            _draw_body(image, quad, rng)
-    for plate_image, quad in zip(images, placed):
-        _paste(image, plate_image, quad)
+            _draw_body(image, body, rng)
+    for plate_image, where in zip(images, placed):
+        _paste(image, plate_image, where)
     image = degrade(image, rng, degrade_strength)
     return Scene(image=image, plates=plates, chars=chars)
 
 
 def _corners(shape) -> np.ndarray:
     h, w = shape[:2]
-    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    return np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
 
 
 def _warp_points(m: np.ndarray, b: Box) -> Polygon:
-    pts = np.float32([[b.x, b.y], [b.x + b.w, b.y], [b.x + b.w, b.y + b.h], [b.x, b.y + b.h]])
+    pts = np.array([[b.x, b.y], [b.x + b.w, b.y], [b.x + b.w, b.y + b.h], [b.x, b.y + b.h]], np.float32)
     out = cv2.perspectiveTransform(pts[None], m)[0]
     return [(float(x), float(y)) for x, y in out]
 
@@ -471,8 +476,8 @@ def _place(shape, rng, w_img, h_img, widths, max_tilt, placed) -> np.ndarray | N
         width = rng.uniform(widths[0], max(widths[0], hi)) * (0.97 ** attempt)
         height = width * ph / pw
         angle = np.deg2rad(rng.uniform(-max_tilt, max_tilt))
-        quad = np.float64([[-width / 2, -height / 2], [width / 2, -height / 2],
-                           [width / 2, height / 2], [-width / 2, height / 2]])
+        quad = np.array([[-width / 2, -height / 2], [width / 2, -height / 2],
+                         [width / 2, height / 2], [-width / 2, height / 2]], np.float64)
         # perspective: one side shorter (yaw) and a little shear
         k = rng.uniform(-0.12, 0.12)
         quad[:, 1] *= 1 + k * np.sign(quad[:, 0])

@@ -7,8 +7,16 @@ import logging
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
+from . import __version__
+from .annotate import draw_readings
 from .classify import ModelError, load_configured
 from .config import Config, ConfigError, load_config
+from .reader import Reader
+from .service import run_daemon
+from .types import PlateReading
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -34,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="plate-edge", description="Edge licence-plate reader.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("read", help="read plates in images, one JSON line per image")
@@ -55,11 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_read(args, cfg: Config) -> int:
-    import cv2
-
-    from .reader import Reader
-
+def cmd_read(args: argparse.Namespace, cfg: Config) -> int:
     reader = Reader(cfg.reader, load_configured(cfg, args.model))
     failed = 0
     for n, image_path in enumerate(args.images):
@@ -69,12 +74,9 @@ def cmd_read(args, cfg: Config) -> int:
                   file=sys.stderr)
             failed += 1
             continue
-        if args.crop:
-            reading = reader.read_crop(image)
-            readings = [reading] if reading else []
-        else:
-            readings = reader.read_frame(image)
-        timings = {k: round(v * 1000, 2) for k, v in reader.last_timings.items()}
+        result = reader.read_crop_timed(image) if args.crop else reader.read_frame_timed(image)
+        readings = result.plates
+        timings = {k: round(v, 2) for k, v in result.timings_ms.items()}
         print(json.dumps({"image": image_path, "plates": [r.to_json() for r in readings],
                           "timings_ms": timings}), flush=True)
         if args.annotate:
@@ -82,11 +84,7 @@ def cmd_read(args, cfg: Config) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _write_annotated(image, readings, out: str, index: int | None) -> None:
-    import cv2
-
-    from .annotate import draw_readings
-
+def _write_annotated(image: np.ndarray, readings: list[PlateReading], out: str, index: int | None) -> None:
     path = Path(out)
     if index is not None:
         path = path.with_name(f"{path.stem}_{index}{path.suffix or '.jpg'}")
@@ -94,13 +92,11 @@ def _write_annotated(image, readings, out: str, index: int | None) -> None:
         print(f"plate-edge: {path}: cannot write annotated image", file=sys.stderr)
 
 
-def cmd_run(args, cfg: Config) -> int:
-    from .service import run_daemon
-
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     return run_daemon(cfg)
 
 
-def cmd_check_config(args, cfg: Config) -> int:
+def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
     # main() has already loaded and validated the file; what is left is the model it names.
     load_configured(cfg)
     print(f"{args.config}: ok")

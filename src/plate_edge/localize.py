@@ -2,7 +2,7 @@
 
 Two steps. Cheap proposals on downscaled copies (dense vertical edges, one octave per range of
 plate widths) say where text could be; each proposal is then checked at full resolution by
-finding a line of character-like blobs in either polarity (edge.textline). The fitted text line
+finding a line of character-like blobs in either polarity (plate_edge.textline). The fitted text line
 gives the tilt, which the crop undoes; light-on-dark plates are inverted so every crop is dark
 text on a light background (the background pinched between bold strokes, which the other
 polarity's threshold can cut into a "ghost" line of characters, is told apart by its level).
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .config import LocalizeConfig
-from .textline import RUN_ASPECT, H, W, X, Y, Line, find_lines, median, stacked
+from .textline import RUN_ASPECT, H, Line, W, X, Y, find_lines, median, stacked
 from .types import Box, PlateCandidate
 
 
@@ -41,9 +41,9 @@ class Localizer:
             lines = find_lines(region, min_h * f, max_h * f, cfg.max_tilt_deg, cfg.min_line_chars)
             for group, dark in _plates_from_lines(lines):
                 found.append(([_shift(_scale(ln, 1.0 / f), x0, y0) for ln in group], dark))
-        cands = [self._candidate(gray, group, dark, bounded=True)
+        maybe = [self._candidate(gray, group, dark, bounded=True)
                  for group, dark in _dedupe(found, gray, cfg.polarity_doubt)]
-        cands = [c for c in cands if c is not None and _in_zones(c.box, zones)]
+        cands = [c for c in maybe if c is not None and _in_zones(c.box, zones)]
         cands.sort(key=lambda c: -c.score)
         return cands[:cfg.max_plates]
 

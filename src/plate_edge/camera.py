@@ -2,7 +2,7 @@
 
 Sources: V4L2 devices (/dev/videoN or an index), RTSP/HTTP URLs, video files (optionally looped),
 folders of images, the Raspberry Pi camera (picamera2, when installed) and `generated`
-(synthetic plates crossing a scene, see edge.scene). A failing or vanished source is reopened
+(synthetic plates crossing a scene, see plate_edge.sim.scene). A failing or vanished source is reopened
 with exponential backoff and its state reported through a callback; a camera never stops the
 daemon.
 """
@@ -11,26 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
 from .config import CameraConfig
+from .source import CameraError, EndOfStream, FrameSource
+
+__all__ = ["CameraError", "CameraWorker", "EndOfStream", "Frame", "FrameSource", "open_source"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-class CameraError(RuntimeError):
-    """A source that cannot be opened or stopped delivering frames."""
-
-
-class EndOfStream(Exception):
-    """A finite source (file, folder, generated) reached its end and does not loop."""
 
 
 @dataclass
@@ -39,16 +34,6 @@ class Frame:
     image: np.ndarray             # BGR uint8
     index: int                    # sequence number since the worker started
     t: float                      # wall-clock capture time, seconds
-
-
-class FrameSource(Protocol):
-    pace_fps: float | None        # finite sources are paced at this rate; None for live sources
-
-    def read(self) -> np.ndarray:  # raises CameraError or EndOfStream
-        ...
-
-    def close(self) -> None:
-        ...
 
 
 # --------------------------------------------------------------------------- sources
@@ -154,13 +139,25 @@ def open_source(cfg: CameraConfig) -> FrameSource:
     """Open the source named by cfg.source; raises CameraError when it is not available now."""
     src = cfg.source
     if src == "generated":
-        from .scene import GeneratedSource
-        return GeneratedSource(cfg.generated)
+        return _generated_source(cfg)
     if src == "picamera2":
         return PiCameraSource(cfg)
     if Path(src).is_dir():
         return FolderSource(cfg)
     return CaptureSource(cfg)
+
+
+def _generated_source(cfg: CameraConfig) -> FrameSource:
+    """The synthetic camera lives in plate_edge.sim, whose Pillow is an optional extra: imported
+    only when such a camera is opened (not per frame)."""
+    try:
+        import PIL  # noqa: F401  (the sim extra)
+
+        from .sim.scene import GeneratedSource
+    except ImportError as exc:
+        raise CameraError("source 'generated' needs the sim extra: pip install 'plate-edge[sim]' "
+                          f"({exc})") from exc
+    return GeneratedSource(cfg.generated)
 
 
 def _redact(src: str) -> str:

@@ -1,6 +1,6 @@
 """End-to-end demo: a private Mosquitto, the daemon on the generated camera, readings printed live.
 
-    python -m edge.demo [--plates 4071358 926081 ...] [--model digits] [--timeout 60]
+    python -m plate_edge.demo [--plates 4071358 926081 ...] [--model digits] [--timeout 60]
 
 Starts Mosquitto on a free loopback port, writes a configuration for one generated camera into a
 temp dir, runs `plate-edge run` as a child process, subscribes to <prefix>/# with paho and prints
@@ -10,7 +10,6 @@ broker. Exit status 0 when every generated plate was received with the right tex
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .broker import Broker
-from .watch import Message, Watcher
+from .testing.broker import Broker
+from .testing.watch import Message, Watcher
 
 PREFIX = "plate_edge_demo"
 
@@ -41,7 +40,7 @@ def demo_config(port: int, plates: list[str], model: str, state_dir: str) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m plate_edge.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--plates", nargs="+", default=["4071358", "926081", "1234567", "580342"])
     ap.add_argument("--model", default="digits", help="model name or .tflite path (default: digits)")
     ap.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
@@ -71,10 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg_path.write_text(yaml.safe_dump(demo_config(broker.port, args.plates, model, str(Path(tmp) / "state"))))
         print(f"mosquitto on 127.0.0.1:{broker.port}; config {cfg_path}; expecting {args.plates}", flush=True)
         with Watcher("127.0.0.1", broker.port, [f"{PREFIX}/#"], on_message=show):
-            env = dict(os.environ, PLATE_EDGE_MODELS=os.environ.get(
-                "PLATE_EDGE_MODELS", str(Path(__file__).resolve().parent.parent / "models")))
             daemon = subprocess.Popen(
-                [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg_path)], env=env,
+                [sys.executable, "-m", "plate_edge", "run", "--config", str(cfg_path)],
                 stderr=subprocess.DEVNULL if args.quiet_daemon else None)
             deadline = time.monotonic() + args.timeout
             try:

@@ -12,8 +12,8 @@ import logging
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -41,7 +41,7 @@ class PlateEvent:
     model_id: str
     reason: str                   # stable | max_delay | lost | shutdown
     format: str | None = None
-    layout: str | None = None     # regions whose common layout the plate follows (edge.layouts)
+    layout: str | None = None     # regions whose common layout the plate follows (plate_edge.layouts)
     known: bool = False
     known_name: str | None = None
     known_plate: str | None = None
@@ -128,7 +128,7 @@ def vote(readings: Sequence[PlateReading]) -> _Vote:
         for r in group:
             c = r.char_confidences[i] if i < len(r.char_confidences) else r.confidence
             scores[r.text[i]] += max(float(c), 1e-6)
-        ch = max(scores, key=scores.get)
+        ch = max(scores, key=scores.__getitem__)
         text.append(ch)
         confs.append(scores[ch] / len(group))
     return _Vote("".join(text), min(confs) if confs else 0.0, confs)
@@ -164,7 +164,8 @@ class Tracker:
 
     def expire(self, t: float) -> list[PlateEvent]:
         """End tracks not seen for lost_after_s; emit those that qualify and never emitted."""
-        events, alive = [], []
+        events: list[PlateEvent] = []
+        alive: list[_Track] = []
         for tr in self.tracks:
             if t - tr.last_seen < self.cfg.lost_after_s:
                 alive.append(tr)

@@ -1,7 +1,7 @@
 """Character segmentation: the characters of a deskewed plate crop, in reading order.
 
 The crop is dark text on a light background (the localizer inverts light-on-dark plates). Ink
-blobs are chained into text lines (edge.textline); the main line - or two stacked rows - is
+blobs are chained into text lines (plate_edge.textline); the main line - or two stacked rows - is
 kept. Anything that is not in that line of same-height characters is dropped: borders, bolts,
 stickers, state names and slogans (smaller), EU bands and frames (taller or not in line), and
 the rims local thresholds draw around dark areas (an EU band, the car body) at the line's ends.
@@ -21,8 +21,21 @@ import numpy as np
 
 from .charimg import ink_patch
 from .config import SegmentConfig
-from .textline import (H, RUN_ASPECT, W, X, Y, Line, binarize, chain_lines, char_like, components, fit_line,
-                       median, stacked)
+from .textline import (
+    RUN_ASPECT,
+    H,
+    Line,
+    W,
+    X,
+    Y,
+    binarize,
+    chain_lines,
+    char_like,
+    components,
+    fit_line,
+    median,
+    stacked,
+)
 from .types import Box, CharCrop
 
 
@@ -128,8 +141,8 @@ def _ends_off_posts(pieces: np.ndarray, ids: np.ndarray, labels: np.ndarray, lin
     """Of the band `pieces` beyond the line's ends, the characters that come off a post (_strip_post)
     whole: on the line, not solid, one character wide (M, W are ~1.4 typical widths `typ`), and
     only the nearest on each side, as only the end character can touch what ends the plate."""
-    rest = [_strip_post(labels, i, p, line, top, bot, p[X] < line.x0) for i, p in zip(ids, pieces)]
-    rest = np.array([r for r in rest if r is not None], np.float32).reshape(-1, 5)
+    stripped = [_strip_post(labels, i, p, line, top, bot, p[X] < line.x0) for i, p in zip(ids, pieces)]
+    rest = np.array([r for r in stripped if r is not None], np.float32).reshape(-1, 5)
     rest = rest[_on_line(rest, line, top, bot) & ~_solid(rest, narrow=0.0)
                 & (rest[:, W] >= 0.5 * typ) & (rest[:, W] <= 1.5 * typ)]
     left, right = rest[rest[:, X] < line.x0], rest[rest[:, X] >= line.x0]
@@ -284,7 +297,7 @@ def _trim_ends(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, i
         h = median([b[3] for b in boxes])
         med = median(gaps)
         # a thin bar (frame edge) needs less distance than a full character (separators are wide)
-        odd = lambda b, gap: gap > max(1.5 * h, 4.0 * med) or (gap > 0.6 * h and b[2] < 0.2 * h)
+        odd = lambda b, gap: gap > max(1.5 * h, 4.0 * med) or (gap > 0.6 * h and b[2] < 0.2 * h)  # noqa: B023
         if odd(boxes[0], gaps[0]) and gaps[0] >= gaps[-1]:
             boxes = boxes[1:]
         elif odd(boxes[-1], gaps[-1]):
@@ -296,8 +309,8 @@ def _trim_ends(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, i
 
 def _main_rows(lines: list[Line], cfg: SegmentConfig) -> list[Line]:
     """The text line with the most ink (count x height), plus a stacked second row if any."""
-    lines = [_aligned(ln) for ln in lines]
-    lines = [ln for ln in lines if ln is not None]
+    aligned = [_aligned(ln) for ln in lines]
+    lines = [ln for ln in aligned if ln is not None]
     if not lines:
         return []
     main = max(lines, key=lambda ln: min(len(ln), cfg.max_chars) * ln.height)

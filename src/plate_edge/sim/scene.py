@@ -1,6 +1,6 @@
 """The `generated` camera source: synthetic plates driving across a scene, one after another.
 
-Built on edge.synth (plate renderer and background). Used by the demo, the daemon tests and the
+Built on plate_edge.sim.synth (plate renderer and background). Used by the demo, the daemon tests and the
 bench, and by `write_clip` to make a video file. Deterministic for a given seed.
 """
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .config import GeneratedSourceConfig
+from ..config import GeneratedSourceConfig
+from ..source import EndOfStream
 from . import synth
 
 
@@ -40,7 +41,8 @@ class GeneratedSource:
         img = synth.render_plate(text, rng, style=style).image
         scale = self.cfg.plate_width / img.shape[1]
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        colour = tuple(int(v) for v in rng.integers(30, 200, 3))
+        b, g, r = (int(v) for v in rng.integers(30, 200, 3))
+        colour = (b, g, r)
         return _Pass(text, img, colour)
 
     @property
@@ -48,8 +50,6 @@ class GeneratedSource:
         return self.frames_per_pass + self.frames_per_gap
 
     def read(self) -> np.ndarray:
-        from .camera import EndOfStream
-
         k, pos = divmod(self.n, self.period)
         if k >= len(self.passes):
             if not self.cfg.loop:
@@ -79,8 +79,8 @@ class GeneratedSource:
 def _background(w: int, h: int) -> np.ndarray:
     """A plain street: sky gradient, road, kerb. No text, so nothing but the plates reads as one."""
     t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    img = (np.float32([200, 170, 140]) * (1 - t) + np.float32([90, 90, 90]) * t)
-    img = np.broadcast_to(img, (h, w, 3)).astype(np.uint8).copy()
+    sky = np.array([200, 170, 140], np.float32) * (1 - t) + np.array([90, 90, 90], np.float32) * t
+    img = np.broadcast_to(sky, (h, w, 3)).astype(np.uint8).copy()
     cv2.rectangle(img, (0, int(h * 0.8)), (w, h), (70, 70, 70), -1)
     cv2.line(img, (0, int(h * 0.8)), (w, int(h * 0.8)), (160, 160, 160), 3)
     return img
@@ -89,7 +89,7 @@ def _background(w: int, h: int) -> np.ndarray:
 def write_clip(cfg: GeneratedSourceConfig, path: str, fourcc: str = "mp4v") -> int:
     """Render the whole (non-looping) sequence into a video file; returns the frame count."""
     src = GeneratedSource(cfg)
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), cfg.fps, (cfg.width, cfg.height))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*fourcc), cfg.fps, (cfg.width, cfg.height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write video {path}")
     n = 0

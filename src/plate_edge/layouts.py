@@ -152,10 +152,10 @@ def _spellings(layouts: list, labels: list[str]) -> tuple[dict[int, Spellings], 
                     entry[0].append(name)
                 entry[1] += share
     index: dict[frozenset[str], int] = {}
-    out = {}
-    for n, spellings in merged.items():
-        out[n] = Spellings([",".join(names) for names, _ in spellings.values()],
-                           np.array([[index.setdefault(s, len(index)) for s in sets] for sets in spellings], int),
+    out: dict[int, Spellings] = {}
+    for n, by_sets in merged.items():
+        out[n] = Spellings([",".join(names) for names, _ in by_sets.values()],
+                           np.array([[index.setdefault(s, len(index)) for s in sets] for sets in by_sets], int),
                            np.array([math.log(weight) - sum(math.log(len(s)) for s in sets)
-                                     for sets, (_, weight) in spellings.items()]))
+                                     for sets, (_, weight) in by_sets.items()]))
     return out, list(index)

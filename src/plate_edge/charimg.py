@@ -17,7 +17,7 @@ def ink_patch(gray: np.ndarray, dark_ink: bool = True) -> np.ndarray:
     """
     if gray.size == 0:
         return np.zeros((1, 1), np.uint8)
-    g = np.asarray(gray, np.uint8)
+    g: np.ndarray = np.asarray(gray, np.uint8)
     if dark_ink:
         g = cv2.bitwise_not(g)
     flat = g.ravel()
