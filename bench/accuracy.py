@@ -1,15 +1,21 @@
-"""Accuracy on labelled real photos (default ../shared/data/plates-dev): plate found, exact read
-on full scenes, exact read on the labelled crops, per-character accuracy, split by subfolder.
+"""Reading accuracy on every real set we have, and on rendered plates, for one or more readers
+side by side (`--models alnum,plate`: the segmenting reader and the learned one, in one run).
 
-  .venv/bin/python bench/accuracy.py [--data DIR] [--model alnum|PATH] [--limit N] [--config F]
-                                     [--format br=^[A-Z]{3}[0-9]{4}$ ...]
+  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,ar,synth] [--limit N]
+                                     [--config F] [--synth-per-region N] [--verbose]
 
-Without the data folder it says so and exits 0. Without the model it measures localization and
-segmentation only (found, character count right).
+Sets (each skipped with a message when its folder is absent):
+- dev-scene / dev-crop: ../shared/data/plates-dev (EU and BR photos, one labelled plate each),
+  read as full scenes (the reading whose box overlaps the label box, IoU >= 0.4) and as crops
+  (the label box with a 5% margin); split eu / br. Also scored against the errata labels.
+- us: ../shared/data/plates-us-dev crops (measure only).
+- ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
+  (every fifth crop, convert.reader_data's split), `ar` all of them.
+- synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
 
-Exact reads are scored against the labels as given; when an errata file lists a label that is
-visibly wrong (the photo and the country's plate format disagree with it), the same reads are
-also scored against the corrected text and reported on a second line, so both stay visible.
+For each set and reader: exact; exact when O and 0 count as one (the US and many other plates
+draw them the same); and the misses split into wrong character count, substitutions (right
+count, wrong characters) and no reading; median ms per image.
 """
 from __future__ import annotations
 
@@ -25,117 +31,143 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from convert.devchars import DEFAULT_ERRATA, load_errata  # noqa: E402
-from plate_edge.classify import Classifier, ModelError, resolve_model_path  # noqa: E402
-from plate_edge.config import PlateFormat, load_config  # noqa: E402
-from plate_edge.localize import Localizer  # noqa: E402
-from plate_edge.reader import Reader, to_gray  # noqa: E402
-from plate_edge.segment import segment  # noqa: E402
+from plate_edge import PlateReader, load_config  # noqa: E402
 from plate_edge.types import Box  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "plates-dev"
+DATA = ROOT.parent / "shared" / "data"
+SYNTH_SEED = 424242          # never a training or validation seed of convert.train_reader
+AR_HELD_EVERY = 5            # convert.reader_data keeps every fifth plates-ar crop out of training
+SCENE_IOU = 0.4
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with labels.csv (image,x,y,w,h,plate)")
-    ap.add_argument("--model", default="alnum", help="model name or .tflite path (default alnum)")
-    ap.add_argument("--limit", type=int, default=0, help="use only the first N labelled images")
+    ap.add_argument("--models", default="plate,alnum", help="comma-separated model names or .tflite paths")
+    ap.add_argument("--sets", default="dev,us,ar,synth", help="comma-separated: dev, us, ar, synth")
+    ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
-    ap.add_argument("--format", action="append", default=[], metavar="SPLIT=REGEX",
-                    help="plate format applied to one split (subfolder), e.g. br=^[A-Z]{3}[0-9]{4}$; repeatable")
-    ap.add_argument("--margin", type=float, default=0.05,
-                    help="crop margin around the label box, fraction of its width/height (default 0.05)")
-    ap.add_argument("--errata", default=str(DEFAULT_ERRATA),
-                    help="CSV image,label,corrected,reason of wrong labels (default bench/plates-dev-errata.csv)")
+    ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
+    ap.add_argument("--synth-per-region", type=int, default=200, help="rendered plates per region group")
+    ap.add_argument("--margin", type=float, default=0.05, help="dev crops: margin around the label box")
     ap.add_argument("--verbose", action="store_true", help="print every miss")
     args = ap.parse_args(argv)
-
-    data = Path(args.data)
-    labels = data / "labels.csv"
-    if not labels.is_file():
-        print(f"accuracy: no labelled data at {data} (labels.csv missing); skipped")
-        return 0
-    rows = list(csv.DictReader(labels.open(encoding="utf-8")))
-    if args.limit:
-        rows = rows[:args.limit]
-    errata = load_errata(Path(args.errata), {r["image"]: r["plate"] for r in rows})
     cv2.setNumThreads(1)
-    cfg = load_config(args.config)
-    try:
-        clf = Classifier.load(resolve_model_path(args.model), threads=1)
-    except ModelError as exc:
-        print(f"accuracy: {exc}\naccuracy: no model - measuring localization and segmentation only")
-        clf = None
-    formats = collections.defaultdict(list)   # split -> patterns (repeat --format for several)
-    for f in args.format:
-        split, pattern = f.split("=", 1)
-        formats[split].append(pattern)
-    readers = {}
+    rcfg = load_config(args.config).reader
+    readers = {m: PlateReader.from_model(m, config=rcfg, threads=1) for m in args.models.split(",")}
+    data = Path(args.data)
+    scores: dict[tuple[str, str], collections.Counter] = collections.defaultdict(collections.Counter)
+    times: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    confusions: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
-    def reader_for(split: str) -> Reader:
-        if split not in readers:
-            rcfg = load_config(args.config).reader
-            if split in formats:
-                rcfg.formats = [PlateFormat(name=f"{split}{i}", pattern=p) for i, p in enumerate(formats[split])]
-            readers[split] = Reader(rcfg, clf)
-        return readers[split]
+    def score(set_name: str, model: str, truth: str, text: str, seconds: float, item: str) -> None:
+        st = scores[set_name, model]
+        st["n"] += 1
+        st["exact"] += text == truth
+        st["o0"] += text.replace("O", "0") == truth.replace("O", "0")
+        if not text:
+            st["none"] += 1
+        elif len(text) != len(truth):
+            st["count"] += 1
+        elif text != truth:
+            st["subst"] += 1
+            confusions[model].update((t, p) for t, p in zip(truth, text) if t != p)
+        times[set_name, model].append(seconds)
+        if args.verbose and text != truth:
+            print(f"  {set_name} {model} {item}: truth {truth} read {text or '-'}")
 
-    localizer = Localizer(cfg.reader.localize)
-    stats: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    confusions: collections.Counter = collections.Counter()
-    times: dict[str, list[float]] = collections.defaultdict(list)
+    def crops(set_name: str, items) -> None:
+        for name, image, truth in items:
+            for m, reader in readers.items():
+                t0 = time.perf_counter()
+                r = reader.read_crop(image)
+                score(set_name, m, truth, r.text if r else "", time.perf_counter() - t0, name)
+
+    sets = args.sets.split(",")
+    if "dev" in sets:
+        _dev(data / "plates-dev", readers, args, score)
+    if "us" in sets:
+        crops("us", _labelled_crops(data / "plates-us-dev", args.limit))
+    if "ar" in sets:
+        items = list(_labelled_crops(data / "plates-ar", 0))
+        crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
+        crops("ar", items[:args.limit or None])
+    if "synth" in sets:
+        crops_by_group = _synthetic(args.synth_per_region)
+        for group, items in crops_by_group.items():
+            crops(f"synth-{group}", items)
+    _report(scores, times, confusions, list(readers))
+    return 0
+
+
+def _labelled_crops(folder: Path, limit: int):
+    """(file, image, text) of a crops/ + labels.csv set, or nothing (with a note) when absent."""
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        print(f"accuracy: no {folder} (labels.csv missing); skipped")
+        return
+    rows = list(csv.DictReader(labels.open(encoding="utf-8")))
+    for row in rows[:limit or None]:
+        image = cv2.imread(str(folder / "crops" / row["file"]), cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"accuracy: cannot read {row['file']}", file=sys.stderr)
+            continue
+        yield row["file"], image, row["plate"].upper()
+
+
+def _dev(folder: Path, readers: dict, args, score) -> None:
+    """plates-dev: full scenes and label-box crops, per split (eu, br), labels as given and errata."""
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        print(f"accuracy: no {folder} (labels.csv missing); skipped")
+        return
+    rows = list(csv.DictReader(labels.open(encoding="utf-8")))[:args.limit or None]
+    errata = load_errata(DEFAULT_ERRATA, {r["image"]: r["plate"] for r in rows})
     for row in rows:
-        split = row["image"].split("/")[0] if "/" in row["image"] else "all"
-        st = stats[split]
-        image = cv2.imread(str(data / row["image"]), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(folder / row["image"]), cv2.IMREAD_COLOR)
         if image is None:
             print(f"accuracy: cannot read {row['image']}", file=sys.stderr)
             continue
+        split = row["image"].split("/")[0]
         truth = row["plate"].upper()
+        fixed = errata.get(row["image"], truth)
         label = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
         crop = _crop(image, label, args.margin)
-        st["images"] += 1
-        st["chars"] += len(truth)
+        for m, reader in readers.items():
+            t0 = time.perf_counter()
+            found = [r for r in reader.read_frame(image) if r.box.iou(label) >= SCENE_IOU]
+            scene = max(found, key=lambda r: r.box.iou(label)).text if found else ""
+            t1 = time.perf_counter()
+            r = reader.read_crop(crop)
+            t2 = time.perf_counter()
+            text = r.text if r else ""
+            score(f"dev-scene-{split}", m, truth, scene, t1 - t0, row["image"])
+            score(f"dev-crop-{split}", m, truth, text, t2 - t1, row["image"])
+            score("dev-scene-errata", m, fixed, scene, t1 - t0, row["image"])
+            score("dev-crop-errata", m, fixed, text, t2 - t1, row["image"])
 
-        gray, _ = to_gray(image, cfg.reader.max_frame_side)
-        cands = localizer.find(gray)
-        best = max(cands, key=lambda c: c.box.iou(label), default=None)
-        found = best is not None and best.box.iou(label) >= 0.4
-        st["found"] += found
-        if found:
-            st["scene_count_ok"] += len(segment(best.crop, cfg.reader.segment,
-                                                cfg.reader.localize.crop_char_height)) == len(truth)
-        plate = localizer.from_crop(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
-        st["crop_count_ok"] += plate is not None and len(
-            segment(plate.crop, cfg.reader.segment, cfg.reader.localize.crop_char_height)) == len(truth)
-        if clf is None:
-            continue
 
-        reader = reader_for(split)
-        t0 = time.perf_counter()
-        readings = reader.read_frame(image)
-        times[split].append(time.perf_counter() - t0)
-        match = max(readings, key=lambda r: r.box.iou(label), default=None)
-        scene_text = match.text if match is not None and match.box.iou(label) >= 0.4 else ""
-        st["scene_exact"] += scene_text == truth
-        reading = reader.read_crop(crop)
-        text = reading.text if reading else ""
-        st["crop_exact"] += text == truth
-        corrected = errata.get(row["image"], truth)
-        st["scene_exact_errata"] += scene_text == corrected
-        st["crop_exact_errata"] += text == corrected
-        if len(text) == len(truth):
-            for t, p in zip(truth, text):
-                st["char_ok"] += t == p
-                if t != p:
-                    confusions[t, p] += 1
-        if args.verbose and (text != truth or scene_text != truth):
-            print(f"  {row['image']}: truth {truth} crop {text or '-'} scene {scene_text or '-'}")
-
-    _report(stats, times, confusions, clf, errata)
-    return 0
+def _synthetic(per_group: int) -> dict[str, list]:
+    """Rendered crops per region group, from a seed never used in training."""
+    try:
+        from convert import worldplates
+    except ImportError as exc:   # Pillow (the sim extra) missing
+        print(f"accuracy: no renderer ({exc}); synthetic sets skipped")
+        return {}
+    groups = sorted({worldplates.region_group(r) for r in worldplates.REGIONS})
+    regions = {g: [r for r in worldplates.REGIONS if worldplates.region_group(r) == g] for g in groups}
+    out: dict[str, list] = {}
+    for gi, g in enumerate(groups):
+        rng = np.random.default_rng([SYNTH_SEED, gi])
+        items = []
+        for i in range(per_group):
+            region = regions[g][int(rng.integers(len(regions[g])))]
+            s = worldplates.sample(rng, region)
+            items.append((f"{region}-{i}", s.image, s.text))
+        out[g] = items
+    return out
 
 
 def _crop(image, box: Box, margin: float):
@@ -146,39 +178,38 @@ def _crop(image, box: Box, margin: float):
     return image[y0:y1, x0:x1]
 
 
-def _report(stats, times, confusions, clf, errata) -> None:
-    pct = lambda a, b: f"{100.0 * a / b:5.1f}%" if b else "    -"
-    total = collections.Counter()
-    for st in stats.values():
-        total.update(st)
-    splits = sorted(stats) + (["all"] if len(stats) > 1 else [])
-    head = f"{'split':6} {'images':>6} {'found':>7} {'n-ok scn':>8} {'n-ok crp':>8}"
-    if clf is not None:
-        head += f" {'scene':>7} {'crop':>7} {'char':>7} {'ms/img':>7}"
-    print(f"model: {clf.model_id if clf else 'none'} ({clf.path if clf else '-'})")
+def _report(scores, times, confusions, models: list[str]) -> None:
+    def pct(a: int, b: int) -> str:
+        return f"{100.0 * a / b:5.1f}" if b else "    -"
+
+    # the dev splits summed into dev-scene / dev-crop
+    for kind in ("scene", "crop"):
+        for m in models:
+            total = collections.Counter()
+            for split in ("eu", "br"):
+                total.update(scores.get((f"dev-{kind}-{split}", m), collections.Counter()))
+                times[f"dev-{kind}", m] += times.get((f"dev-{kind}-{split}", m), [])
+            if total:
+                scores[f"dev-{kind}", m] = total
+    names = sorted({s for s, _ in scores}, key=lambda s: (not s.startswith("dev"), s))
+    print("exact, O=0: % of the set; count / subst / none: % of the set read with a wrong character "
+          "count, with the right count but wrong characters, not at all; ms: median per image")
+    head = f"{'set':18} {'n':>5}" + "".join(
+        f" | {m[:14]:>14} exact   O=0 count subst  none    ms" for m in models)
     print(head)
-    for name in splits:
-        st = total if name == "all" else stats[name]
-        n = st["images"]
-        line = (f"{name:6} {n:6d} {pct(st['found'], n):>7} {pct(st['scene_count_ok'], n):>8} "
-                f"{pct(st['crop_count_ok'], n):>8}")
-        if clf is not None:
-            t = [x for v in times.values() for x in v] if name == "all" else times[name]
-            ms = f"{1000 * statistics.median(t):7.1f}" if t else "      -"
-            line += (f" {pct(st['scene_exact'], n):>7} {pct(st['crop_exact'], n):>7} "
-                     f"{pct(st['char_ok'], st['chars']):>7} {ms}")
+    for name in names:
+        n = scores[name, models[0]]["n"]
+        line = f"{name:18} {n:5d}"
+        for m in models:
+            st, t = scores[name, m], times[name, m]
+            ms = f"{1000 * statistics.median(t):5.1f}" if t else "    -"
+            line += (f" | {'':>14} {pct(st['exact'], n)} {pct(st['o0'], n)} {pct(st['count'], n)} "
+                     f"{pct(st['subst'], n)} {pct(st['none'], n)} {ms}")
         print(line)
-    if clf is not None and errata:
-        print(f"against the labels corrected by {len(errata)} errata (exact scene / crop): " + ", ".join(
-            f"{name} {pct(st['scene_exact_errata'], st['images']).strip()} / "
-            f"{pct(st['crop_exact_errata'], st['images']).strip()}"
-            for name, st in ((n, total if n == "all" else stats[n]) for n in splits)))
-    print("found: a plate box with IoU >= 0.4; n-ok: segmented character count equals the label "
-          "length (scene / crop);\nscene, crop: exact text; char: per-character accuracy on crops "
-          "(wrong-length readings count as all wrong); ms/img: median read_frame time")
-    if confusions:
-        print("most frequent confusions (truth -> read, count): " +
-              ", ".join(f"{t}->{p} {n}" for (t, p), n in confusions.most_common(20)))
+    for m in models:
+        if confusions[m]:
+            print(f"{m}: most frequent substitutions (truth->read count): " +
+                  ", ".join(f"{t}->{p} {k}" for (t, p), k in confusions[m].most_common(15)))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from plate_edge.classify import Classifier, resolve_model_path  # noqa: E402
-from plate_edge.config import ReaderConfig  # noqa: E402
 from plate_edge.formats import expansions, parse_pattern  # noqa: E402
 from plate_edge.layouts import LAYOUTS, layout_regex  # noqa: E402
-from plate_edge.reader import Reader  # noqa: E402
+from plate_edge.reader import Reader, ReaderConfig  # noqa: E402
 from plate_edge.sim.synth import degrade, render_plate  # noqa: E402
 
 LOOK_ALIKES = "0O1I2Z5S6G8B"

@@ -8,6 +8,12 @@ better estimate of the wall time on an idle device. The load average is printed 
 Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from plate_edge.sim.synth. When
 TensorFlow and a Keras model (models/*.keras or --keras) are available, the naive way - Keras
 model.predict() once per character - is timed on the same characters, as a ratio.
+
+Real photos: the scenes of ../shared/data/plates-dev (or --real-data) are timed at their native size
+and as 1280x720 and 1920x1080 camera frames (cropped to 16:9 around the labelled plate, then resized):
+per stage median and p95, candidates (plates the finder proposes) and readings per frame. Skipped
+when the data is not there; --real-frames limits the scenes per size. The motion gate
+(plate_edge.motion) is timed per 1280x720 frame too.
 """
 from __future__ import annotations
 
@@ -26,8 +32,8 @@ import numpy as np  # noqa: E402
 
 from plate_edge.charimg import to_batch  # noqa: E402
 from plate_edge.classify import Classifier, resolve_model_path  # noqa: E402
-from plate_edge.config import ReaderConfig  # noqa: E402
-from plate_edge.reader import Reader, to_gray  # noqa: E402
+from plate_edge.motion import MotionConfig, MotionGate  # noqa: E402
+from plate_edge.reader import Reader, ReaderConfig, to_gray  # noqa: E402
 from plate_edge.segment import segment  # noqa: E402
 from plate_edge.sim.synth import random_text, render_scene  # noqa: E402
 
@@ -39,6 +45,10 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="alnum", help="model name or .tflite path (default alnum)")
     ap.add_argument("--frames", type=int, default=30, help="frames per size (default 30)")
     ap.add_argument("--keras", help="Keras model for the naive per-character comparison")
+    ap.add_argument("--real-data", type=Path, default=ROOT.parent / "shared" / "data" / "plates-dev",
+                    help="plates-dev folder (labels.csv) for the real-photo timings")
+    ap.add_argument("--real-frames", type=int, default=0, help="real scenes per size (0: all)")
+    ap.add_argument("--no-synthetic", action="store_true", help="only the real photos and the motion gate")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     clf = Classifier.load(resolve_model_path(args.model), threads=1)
@@ -47,6 +57,10 @@ def main(argv=None) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each; "
           f"load average {load}")
+    _motion()
+    _real(args, reader)
+    if args.no_synthetic:
+        return 0
     print(f"{'size':>10} {'localize':>14} {'segment':>14} {'classify':>14} {'total':>14} {'cpu':>14} "
           f"{'cls/plate':>9} {'plates':>6}")
     all_patches = []
@@ -73,6 +87,100 @@ def main(argv=None) -> int:
         print(f"{w:>5}x{h:<4} {cells} {pp} {plates / len(frames):6.2f}")
     _naive(args, clf, [p for ps in all_patches for p in ps])
     return 0
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
+
+
+def _motion(frames: int = 300) -> None:
+    """The motion gate's cost per 1280x720 frame (a plate-sized block moving over a textured scene)."""
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8), (21, 21), 0)
+    gate = MotionGate(MotionConfig())
+    times = []
+    for i in range(frames):
+        f = base.copy()
+        f[400:450, 100 + 3 * i:320 + 3 * i] = 230
+        t0 = time.perf_counter()
+        gate.check(f, i / 30.0)
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"motion gate, 1280x720: median {statistics.median(times):.3f} ms, p95 {np.percentile(times, 95):.3f} ms "
+          f"per frame ({frames} frames; load average {_load()})")
+
+
+def _frame_of(img: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int] | None) -> np.ndarray:
+    """The photo as a camera frame of `size`: the largest window of that aspect ratio that keeps the
+    labelled plate inside (centred on the photo where it can be), resized. None: the photo as it is."""
+    if size is None:
+        return img
+    tw, th = size
+    h, w = img.shape[:2]
+    if w / h > tw / th:
+        cw, ch = round(h * tw / th), h
+    else:
+        cw, ch = w, round(w * th / tw)
+    x, y, bw, bh = box
+    cx = min(max((w - cw) // 2, x + bw - cw), x, w - cw)
+    cy = min(max((h - ch) // 2, y + bh - ch), y, h - ch)
+    cx, cy = max(0, cx), max(0, cy)
+    crop = img[cy:cy + ch, cx:cx + cw]
+    interp = cv2.INTER_AREA if cw > tw else cv2.INTER_LINEAR
+    return cv2.resize(crop, (tw, th), interpolation=interp)
+
+
+def _real(args, reader: Reader) -> None:
+    """Per-stage times on real photos (plates-dev) at native size, 1280x720 and 1920x1080."""
+    labels = args.real_data / "labels.csv"
+    if not labels.is_file():
+        print(f"real photos: skipped (no {labels})")
+        return
+    import csv
+
+    rows = list(csv.DictReader(labels.open()))
+    scenes: dict[str, tuple[int, int, int, int]] = {}
+    for r in rows:                       # one box per photo is enough to keep a plate in the frame
+        scenes.setdefault(r["image"], (int(float(r["x"])), int(float(r["y"])), int(float(r["w"])),
+                                       int(float(r["h"]))))
+    names = sorted(scenes)[:args.real_frames or None]
+    photos = [(cv2.imread(str(args.real_data / n), cv2.IMREAD_COLOR), scenes[n]) for n in names]
+    photos = [(img, box) for img, box in photos if img is not None]
+    # candidates per frame: count what the plate finder returns (when the reader has one to wrap)
+    counts: list[int] = []
+    finder = getattr(reader, "localizer", None)
+    if finder is not None and hasattr(finder, "find"):
+        find = finder.find
+
+        def counting(*a, **k):
+            found = find(*a, **k)
+            counts.append(len(found))
+            return found
+        finder.find = counting
+    print(f"\nreal photos: {len(photos)} plates-dev scenes per size; one thread; median / p95 ms; "
+          f"load average {_load()}")
+    print(f"{'frame':>10} {'localize':>15} {'segment':>15} {'classify':>15} {'total':>15} {'cpu':>15} "
+          f"{'cands':>6} {'reads':>6}")
+    try:
+        for label, size in (("native", None), ("1280x720", (1280, 720)), ("1920x1080", (1920, 1080))):
+            frames = [_frame_of(img, box, size) for img, box in photos]
+            reader.read_frame(frames[0])                      # warm-up
+            counts.clear()
+            t: dict[str, list[float]] = {k: [] for k in ("localize", "segment", "classify", "total", "cpu")}
+            reads = 0
+            for f in frames:
+                c0 = time.thread_time()
+                result = reader.read_frame_timed(f)
+                t["cpu"].append((time.thread_time() - c0) * 1000)
+                for k in ("localize", "segment", "classify", "total"):
+                    t[k].append(result.timings_s.get(k, 0.0) * 1000)
+                reads += len(result.plates)
+            cells = " ".join(f"{statistics.median(v):6.1f} / {np.percentile(v, 95):6.1f}" for v in t.values())
+            cands = f"{sum(counts) / len(frames):6.2f}" if counts else "     -"
+            print(f"{label:>10} {cells} {cands} {reads / len(frames):6.2f}", flush=True)
+    finally:
+        if finder is not None and "find" in vars(finder):
+            del finder.find
+    print()
 
 
 def _segmented(reader: Reader, frame) -> tuple[list, int]:

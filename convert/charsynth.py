@@ -147,8 +147,7 @@ def _segmenter_patches(gray: np.ndarray, boxes: list[Box]) -> list[np.ndarray] |
     """The reader's own segmentation when it is available and its cuts match the known
     character boxes one to one (a separator or bolt cut as a character would be a wrong label)."""
     try:
-        from plate_edge.config import SegmentConfig
-        from plate_edge.segment import segment
+        from plate_edge.segment import SegmentConfig, segment
     except ImportError:
         return None
     try:

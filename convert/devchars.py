@@ -37,8 +37,7 @@ def load_errata(path: Path, labels: dict[str, str]) -> dict[str, str]:
 def segment_plate(gray: np.ndarray, n_chars: int) -> list | None:
     """The segmenter's characters (CharCrop) of a plate crop when it finds exactly n_chars
     (either polarity)."""
-    from plate_edge.config import SegmentConfig
-    from plate_edge.segment import segment
+    from plate_edge.segment import SegmentConfig, segment
     for crop in (gray, 255 - gray):
         chars = segment(crop, SegmentConfig())
         if len(chars) == n_chars:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config, ConfigError, ReaderConfig, load_config  # noqa: E402
-from .reader import FrameResult, PlateReader  # noqa: E402
+from .config import Config, ConfigError, load_config  # noqa: E402
+from .reader import FrameResult, PlateReader, ReaderConfig  # noqa: E402
 from .types import PlateReading  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "FrameResult", "PlateReader", "PlateReading", "ReaderConfig",

@@ -9,6 +9,7 @@ daemon.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -17,15 +18,51 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import Field, field_validator, model_validator
 
-from .config import CameraConfig
-from .source import CameraError, EndOfStream, FrameSource
+from .motion import MotionConfig
+from .reader import ReaderOverride
+from .settings import Settings, Text
+from .source import MAX_HEIGHT, MAX_WIDTH, CameraError, EndOfStream, FrameSource, GeneratedSourceConfig
 
-__all__ = ["CameraError", "CameraWorker", "EndOfStream", "Frame", "FrameSource", "open_source"]
+__all__ = ["CameraConfig", "CameraError", "CameraWorker", "EndOfStream", "Frame", "FrameSource", "open_source"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class CameraConfig(Settings):
+    """One camera (`cameras.<name>`)."""
+    # /dev/videoN | N | rtsp://.. | http://.. | file.mp4 | folder/ | picamera2 | generated
+    source: Text = Field(min_length=1)
+    enabled: bool = True
+    max_fps: float = Field(0.0, ge=0, le=1000)  # process at most this many frames per second (0: every new frame)
+    loop: bool = False               # video files and folders: start over at the end
+    realtime: bool = True            # files and folders: deliver at the clip's frame rate
+    fps: float = Field(0.0, ge=0, le=1000)  # folders (and files without a rate): frames per second; 0 = 10
+    width: int = Field(0, ge=0, le=MAX_WIDTH)    # requested capture size for V4L2 / picamera2 (0: driver default)
+    height: int = Field(0, ge=0, le=MAX_HEIGHT)
+    zones: list[list[list[float]]] = Field(default_factory=list)  # detection polygons [[x,y],...]
+    reopen_min_s: float = Field(1.0, gt=0, le=3600)  # first retry delay after a failure; doubles up to reopen_max_s
+    reopen_max_s: float = Field(30.0, gt=0, le=3600)
+    generated: GeneratedSourceConfig = Field(default_factory=GeneratedSourceConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)   # the motion gate (plate_edge.motion)
+    reader: ReaderOverride | None = None   # this camera's formats, layouts, min_confidence (else `reader`)
+
+    @field_validator("zones")
+    @classmethod
+    def _polygons(cls, zones: list[list[list[float]]]) -> list[list[list[float]]]:
+        for i, zone in enumerate(zones):
+            if len(zone) < 3 or any(len(pt) != 2 for pt in zone):
+                raise ValueError(f"zones[{i}] must be a polygon of at least 3 [x, y] points")
+        return zones
+
+    @model_validator(mode="after")
+    def _backoff(self) -> CameraConfig:
+        if self.reopen_min_s > self.reopen_max_s:
+            raise ValueError(f"reopen_min_s: must be <= reopen_max_s ({self.reopen_min_s} > {self.reopen_max_s})")
+        return self
 
 
 @dataclass
@@ -84,28 +121,47 @@ class CaptureSource:
 
 
 class FolderSource:
-    """Images of a folder in name order, at `fps` (default 10), optionally looped."""
+    """Images of a folder in name order, at `fps` (default 10), optionally looped.
+
+    A file that cannot be read as an image (empty, damaged, not an image, removed) is skipped
+    with one warning naming it, and the folder goes on with the next file; only a folder that
+    has gone away (or holds no readable image at all) is a CameraError, which the worker answers
+    by reopening with backoff."""
 
     def __init__(self, cfg: CameraConfig):
-        folder = Path(cfg.source)
-        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.folder = Path(cfg.source)
+        if not self.folder.is_dir():
+            raise CameraError(f"no such folder: {self.folder}")
+        try:
+            self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as exc:
+            raise CameraError(f"cannot list folder {self.folder}: {exc.strerror or exc}") from exc
         if not self.files:
-            raise CameraError(f"no images in folder {folder}")
+            raise CameraError(f"no images in folder {self.folder}")
         self.loop = cfg.loop
         self.pos = 0
+        self.skipped: list[Path] = []
         self.pace_fps = (cfg.fps or 10.0) if cfg.realtime else None
 
     def read(self) -> np.ndarray:
-        if self.pos >= len(self.files):
-            if not self.loop:
-                raise EndOfStream()
-            self.pos = 0
-        path = self.files[self.pos]
-        self.pos += 1
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise CameraError(f"cannot read image {path}")
-        return img
+        while True:
+            if self.pos >= len(self.files):
+                if not self.files:
+                    raise CameraError(f"no readable images in folder {self.folder}")
+                if not self.loop:
+                    raise EndOfStream()
+                self.pos = 0
+            path = self.files[self.pos]
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is not None and img.size:
+                self.pos += 1
+                return img
+            if not self.folder.is_dir():
+                raise CameraError(f"folder {self.folder} has gone away")
+            log.warning("folder %s: skipping %s: cannot read it as an image (empty, damaged, not an "
+                        "image, or removed)", self.folder, path.name)
+            self.skipped.append(path)
+            del self.files[self.pos]        # not read again when the folder loops
 
     def close(self) -> None:
         pass
@@ -142,8 +198,12 @@ def open_source(cfg: CameraConfig) -> FrameSource:
         return _generated_source(cfg)
     if src == "picamera2":
         return PiCameraSource(cfg)
-    if Path(src).is_dir():
+    path = Path(src)
+    if path.is_dir():
         return FolderSource(cfg)
+    local = not (src.isdigit() or src.startswith("/dev/") or "://" in src)
+    if local and not path.exists() and (src.endswith(("/", os.sep)) or not path.suffix):
+        raise CameraError(f"no such folder: {src}")   # a folder (no file extension) that is not there
     return CaptureSource(cfg)
 
 

@@ -11,14 +11,22 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from .charimg import to_batch
+from .settings import Settings, Text
 
 METADATA_NAME = "plate_edge"
 
 
 class ModelError(RuntimeError):
     """A model file that cannot be used; the message names the file."""
+
+
+class ModelConfig(Settings):
+    """The character classifier (`model`)."""
+    path: Text = Field("digits", min_length=1)   # a shipped model name (digits, alnum) or a .tflite path
+    threads: int = Field(1, ge=1, le=64)          # TFLite interpreter threads
 
 
 def load_interpreter_class():

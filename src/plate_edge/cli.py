@@ -13,7 +13,8 @@ import numpy as np
 from . import __version__
 from .annotate import draw_readings
 from .classify import ModelError, load_configured
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, check_resources, config_schema, load_config
+from .logs import setup_logging
 from .reader import Reader
 from .service import run_daemon
 from .types import PlateReading
@@ -23,12 +24,14 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO)
+    if args.command == "config-schema":
+        print(json.dumps(config_schema(), indent=2))
+        return EXIT_OK
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(f"plate-edge: {exc}", file=sys.stderr)
+        print(f"plate-edge: {exc}".replace("\n", "\nplate-edge: "), file=sys.stderr)
         return EXIT_CONFIG
     logging.getLogger().setLevel(cfg.log_level)
     try:
@@ -61,11 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-config", help="validate a configuration file; exit 0 or 2")
     chk.add_argument("config", metavar="FILE")
     chk.set_defaults(func=cmd_check_config)
+
+    sub.add_parser("config-schema", help="print the JSON Schema of the configuration file (for editors)")
     return p
 
 
 def cmd_read(args: argparse.Namespace, cfg: Config) -> int:
-    reader = Reader(cfg.reader, load_configured(cfg, args.model))
+    try:
+        classifier = load_configured(cfg, args.model)
+    except ModelError as exc:
+        where = "--model" if args.model else f"{cfg.source_file or '<built-in defaults>'}: model.path"
+        print(f"plate-edge: {where}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    reader = Reader(cfg.reader, classifier)
     failed = 0
     for n, image_path in enumerate(args.images):
         image = cv2.imread(image_path, cv2.IMREAD_UNCHANGED)
@@ -79,17 +90,25 @@ def cmd_read(args: argparse.Namespace, cfg: Config) -> int:
         timings = {k: round(v, 2) for k, v in result.timings_ms.items()}
         print(json.dumps({"image": image_path, "plates": [r.to_json() for r in readings],
                           "timings_ms": timings}), flush=True)
-        if args.annotate:
-            _write_annotated(image, readings, args.annotate, n if len(args.images) > 1 else None)
+        if args.annotate and not _write_annotated(image, readings, args.annotate,
+                                                  n if len(args.images) > 1 else None):
+            failed += 1
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _write_annotated(image: np.ndarray, readings: list[PlateReading], out: str, index: int | None) -> None:
+def _write_annotated(image: np.ndarray, readings: list[PlateReading], out: str, index: int | None) -> bool:
     path = Path(out)
     if index is not None:
         path = path.with_name(f"{path.stem}_{index}{path.suffix or '.jpg'}")
-    if not cv2.imwrite(str(path), draw_readings(image, readings)):
-        print(f"plate-edge: {path}: cannot write annotated image", file=sys.stderr)
+    try:
+        ok = cv2.imwrite(str(path), draw_readings(image, readings))
+    except cv2.error as exc:          # e.g. no image format for the file's extension
+        print(f"plate-edge: {path}: cannot write annotated image: {exc}", file=sys.stderr)
+        return False
+    if not ok:
+        why = f"no such folder: {path.parent}" if not path.parent.is_dir() else "write failed"
+        print(f"plate-edge: {path}: cannot write annotated image ({why})", file=sys.stderr)
+    return bool(ok)
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
@@ -97,8 +116,13 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace, cfg: Config) -> int:
-    # main() has already loaded and validated the file; what is left is the model it names.
-    load_configured(cfg)
+    # main() has already loaded and validated the file; what is left is what `run` would fail on
+    # besides it: the model it names, TLS files, the password file, the state folder.
+    try:
+        check_resources(cfg, model=True)
+    except ConfigError as exc:
+        print(f"plate-edge: {exc}".replace("\n", "\nplate-edge: "), file=sys.stderr)
+        return EXIT_CONFIG
     print(f"{args.config}: ok")
     return EXIT_OK
 

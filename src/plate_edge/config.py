@@ -1,371 +1,386 @@
-"""Configuration: typed dataclasses loaded from YAML, with errors that name the key and the file.
+"""Configuration: the stages' settings composed into the file's layout, loaded from YAML.
 
-Every section is a plain dataclass; the loader walks the type hints, so adding a setting means
-adding a field with a default here and documenting it in config.yaml.
+Each stage owns its settings model beside its code (pydantic v2, plate_edge.settings.Settings:
+unknown keys forbidden, strict types, bounds on every number): ModelConfig in classify.py,
+ReaderConfig in reader.py (with LocalizeConfig, SegmentConfig and PlateFormat of localize.py,
+segment.py and formats.py), CameraConfig in camera.py (GeneratedSourceConfig in source.py,
+MotionConfig in motion.py), TrackingConfig in track.py, MqttConfig in publish.py, SpoolConfig in
+spool.py. This module only composes them, loads YAML (a duplicate key anywhere is an error) and
+turns every problem into a ConfigError naming the file, the key path and what is wrong. Only
+what loads configuration imports it (cli, service, plate_edge.load_config).
+
+Adding a setting: a field with a default and bounds in the stage's model, documented in
+config.yaml. `plate-edge config-schema` prints the JSON Schema of the whole file.
 """
 from __future__ import annotations
 
-import dataclasses
+import os
 import re
+import ssl
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
-from .layouts import LAYOUTS
+from .camera import CameraConfig
+from .classify import ModelConfig, ModelError, load_configured
+from .formats import PlateFormat
+from .localize import LocalizeConfig
+from .motion import MotionConfig
+from .publish import DiscoveryConfig, MqttConfig, TlsConfig, sanitize_topic_part
+from .reader import ReaderConfig, ReaderOverride
+from .segment import SegmentConfig
+from .settings import Settings, Text
+from .source import GeneratedSourceConfig
+from .spool import SpoolConfig
+from .track import KnownPlate, KnownPlatesConfig, TrackingConfig
+
+__all__ = ["CameraConfig", "Config", "ConfigError", "DiscoveryConfig", "GeneratedSourceConfig", "KnownPlate",
+           "KnownPlatesConfig", "LocalizeConfig", "ModelConfig", "MotionConfig", "MqttConfig", "PlateFormat",
+           "ReaderConfig", "ReaderOverride", "SegmentConfig", "SpoolConfig", "StatsConfig", "TlsConfig",
+           "TrackingConfig", "check_resources", "config_schema", "load_config", "parse_config"]
 
 
 class ConfigError(ValueError):
-    """A configuration problem; the message names the key path and the file."""
+    """A configuration problem; the message names the file, the key path and what is wrong."""
 
 
-# --------------------------------------------------------------------------- sections
-
-@dataclass
-class ModelConfig:
-    path: str = "digits"          # a shipped model name (digits, alnum) or a path to a .tflite
-    threads: int = 1
+class StatsConfig(Settings):
+    """`stats`: the periodic statistics message."""
+    interval_s: float = Field(30.0, ge=0, le=86400)   # publish <prefix>/stats this often (0: never)
 
 
-@dataclass
-class PlateFormat:
-    name: str = ""
-    pattern: str = ""             # e.g. ^[A-Z]{3}[0-9]{4}$
-
-    def validate(self) -> None:
-        try:
-            re.compile(self.pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {exc}") from None
-        if not self.pattern:
-            raise ValueError("pattern must not be empty")
-
-
-@dataclass
-class LocalizeConfig:
-    min_plate_width: int = 60
-    max_plate_width: int = 400
-    max_tilt_deg: float = 15.0
-    max_plates: int = 8
-    proposal_width: float = 36.0    # px a plate of min width spans in the downscaled proposal image
-    min_line_chars: int = 3         # character-like blobs in a row for a region to count as text
-    crop_char_height: int = 32      # plate crops are scaled so characters are this tall
-    crop_work_height: int = 160     # read_crop: larger plate images are downscaled to find the text
-    polarity_doubt: float = 0.5     # other polarity's text with this share of the ink: polarity in doubt
-                                    # (see config.yaml)
-    pad_x: float = 0.5              # plate outline left/right of the characters, in character heights
-    pad_y: float = 0.35             # plate outline above/below the characters, in character heights
-    crop_pad_x: float = 3.0         # crop for the segmenter: wider, so characters missed here are kept
-    crop_pad_y: float = 0.5
-    min_edge_contrast: float = 0.03  # frames: drop text with no plate outline near it (0: keep all)
-
-    def validate(self) -> None:
-        if not 8 <= self.min_plate_width <= self.max_plate_width:
-            raise ValueError("need 8 <= min_plate_width <= max_plate_width")
-        if not 0 <= self.max_tilt_deg <= 45:
-            raise ValueError("max_tilt_deg must be between 0 and 45")
-
-
-@dataclass
-class SegmentConfig:
-    min_chars: int = 4
-    max_chars: int = 10
-    max_tilt_deg: float = 5.0       # residual tilt allowed inside a (deskewed) crop
-    max_gap: float = 1.6            # largest gap between neighbouring characters, in char heights
-    height_ratio: float = 1.35      # neighbouring characters differ in height by less than this
-
-
-@dataclass
-class ReaderConfig:
-    min_confidence: float = 0.5   # plate readings below this are dropped
-    min_char_confidence: float = 0.0
-    formats: list[PlateFormat] = field(default_factory=list)
-    reject_unmatched: bool = False  # with formats: drop readings that match none
-    layouts: list[str] = field(default_factory=lambda: ["all"])  # regions of plate_edge.layouts (or all)
-    max_frame_side: int = 4096      # larger frames are downscaled to this (longer side, px) first
-    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
-    segment: SegmentConfig = field(default_factory=SegmentConfig)
-
-    def validate(self) -> None:
-        unknown = [r for r in self.layouts if r != "all" and r not in LAYOUTS]
-        if unknown:
-            raise ValueError(f"layouts: unknown region(s) {', '.join(map(repr, unknown))}; "
-                             f"known: all, {', '.join(sorted(LAYOUTS))}")
-
-
-# ---- daemon sections (daemon helper): cameras, tracking, known plates, MQTT, spool, stats
-
-_TOPIC_FORBIDDEN = set("+#/\0")
-
-
-@dataclass
-class GeneratedSourceConfig:
-    """The `generated` camera source: synthetic plates moving across a scene (demo, tests, bench)."""
-    plates: list[str] = field(default_factory=lambda: ["4071358", "926081", "1234567"])
-    width: int = 960
-    height: int = 540
-    fps: float = 15.0
-    seconds_per_plate: float = 2.0   # time a plate takes to cross the scene
-    gap_s: float = 0.5               # empty scene between two plates
-    plate_width: int = 220           # rendered plate width in pixels
-    seed: int = 0
-    loop: bool = False               # start over after the last plate (else the source ends)
-
-    def validate(self) -> None:
-        if self.fps <= 0 or self.width < 64 or self.height < 64:
-            raise ValueError("fps must be > 0 and width/height >= 64")
-        if not self.plates:
-            raise ValueError("plates must not be empty")
-
-
-@dataclass
-class CameraConfig:
-    # /dev/videoN | N | rtsp://.. | http://.. | file.mp4 | folder/ | picamera2 | generated
-    source: str = ""
-    enabled: bool = True
-    max_fps: float = 0.0             # process at most this many frames per second (0: every new frame)
-    loop: bool = False               # video files and folders: start over at the end
-    realtime: bool = True            # files and folders: deliver at the clip's frame rate
-    fps: float = 0.0                 # folders (and files without a rate): frames per second; 0 = 10
-    width: int = 0                   # requested capture size for V4L2 / picamera2 (0: driver default)
-    height: int = 0
-    zones: list[list[list[float]]] = field(default_factory=list)  # detection polygons [[x,y],...]
-    reopen_min_s: float = 1.0        # first retry delay after a failure; doubles up to reopen_max_s
-    reopen_max_s: float = 30.0
-    generated: GeneratedSourceConfig = field(default_factory=GeneratedSourceConfig)
-
-    def validate(self) -> None:
-        if not self.source:
-            raise ValueError("source is required")
-        if self.max_fps < 0 or self.fps < 0:
-            raise ValueError("max_fps and fps must be >= 0")
-        if not 0 < self.reopen_min_s <= self.reopen_max_s:
-            raise ValueError("need 0 < reopen_min_s <= reopen_max_s")
-        for i, zone in enumerate(self.zones):
-            if len(zone) < 3 or any(len(pt) != 2 for pt in zone):
-                raise ValueError(f"zones[{i}] must be a polygon of at least 3 [x, y] points")
-
-
-@dataclass
-class TrackingConfig:
-    match_iou: float = 0.05          # a reading joins a track when boxes overlap this much ...
-    match_distance: float = 1.5      # ... or centres are within this many plate widths
-    match_text: float = 0.5          # ... and the texts are at least this similar (0..1)
-    stable_frames: int = 3           # emit once the voted text held for this many frames
-    max_delay_s: float = 3.0         # emit at the latest this long after first seen
-    lost_after_s: float = 1.0        # a track not seen for this long ends (emitted if good enough)
-    min_frames: int = 2              # fewer observations never make an event
-    min_confidence: float = 0.6      # voted plate confidence needed for an event
-    repeat_window_s: float = 30.0    # the same plate on the same camera again within this: suppressed
-    require_format: bool = False     # voted text must match one of reader.formats
-
-    def validate(self) -> None:
-        if self.stable_frames < 1 or self.min_frames < 1:
-            raise ValueError("stable_frames and min_frames must be >= 1")
-        if self.max_delay_s <= 0 or self.lost_after_s <= 0 or self.repeat_window_s < 0:
-            raise ValueError("max_delay_s and lost_after_s must be > 0, repeat_window_s >= 0")
-        if not 0 <= self.match_text <= 1 or not 0 <= self.min_confidence <= 1:
-            raise ValueError("match_text and min_confidence must be within 0..1")
-
-
-@dataclass
-class KnownPlate:
-    plate: str = ""
-    name: str = ""
-
-
-@dataclass
-class KnownPlatesConfig:
-    max_distance: int = 1            # edit distance still counted as the same plate
-    plates: list[KnownPlate] = field(default_factory=list)
-
-    def validate(self) -> None:
-        if self.max_distance < 0:
-            raise ValueError("max_distance must be >= 0")
-        for i, p in enumerate(self.plates):
-            if not p.plate:
-                raise ValueError(f"plates[{i}].plate is empty")
-
-
-@dataclass
-class TlsConfig:
-    enabled: bool = False
-    ca_file: str = ""                # CA bundle to verify the broker (empty: system CAs)
-    cert_file: str = ""              # client certificate (mutual TLS)
-    key_file: str = ""
-    insecure: bool = False           # skip hostname verification (testing only)
-
-
-@dataclass
-class DiscoveryConfig:
-    enabled: bool = False            # Home Assistant MQTT discovery
-    prefix: str = "homeassistant"
-    node_id: str = "plate_edge"
-
-
-@dataclass
-class MqttConfig:
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = ""              # empty: plate-edge-<hostname>
-    topic_prefix: str = "plate_edge"
-    user: str = ""
-    password_file: str = ""          # the password is read from this file ...
-    password_env: str = ""           # ... or from this environment variable; never from the config
-    keepalive: int = 30
-    qos: int = 1                     # for events (status and discovery are always QoS 1, retained)
-    max_inflight: int = 20
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 30.0
-    snapshots: bool = False          # publish <prefix>/<camera>/snapshot (JPEG of the plate crop)
-    tls: TlsConfig = field(default_factory=TlsConfig)
-    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
-
-    def validate(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ValueError("port must be 1..65535")
-        if self.qos not in (0, 1, 2):
-            raise ValueError("qos must be 0, 1 or 2")
-        if not self.topic_prefix or set(self.topic_prefix) & _TOPIC_FORBIDDEN - {"/"}:
-            raise ValueError("topic_prefix must be non-empty without + # or NUL")
-        if self.password_file and self.password_env:
-            raise ValueError("set password_file or password_env, not both")
-        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
-            raise ValueError("need 0 < reconnect_min_s <= reconnect_max_s")
-
-
-@dataclass
-class SpoolConfig:
-    path: str = ""                   # empty: <state_dir>/spool.sqlite3
-    max_events: int = 10000          # bound on undelivered events kept on disk
-    drop: Literal["oldest", "newest"] = "oldest"  # which event is dropped (and logged) when full
-
-    def validate(self) -> None:
-        if self.max_events < 1:
-            raise ValueError("max_events must be >= 1")
-
-
-@dataclass
-class StatsConfig:
-    interval_s: float = 30.0         # publish <prefix>/stats this often (0: never)
-
-    def validate(self) -> None:
-        if self.interval_s < 0:
-            raise ValueError("interval_s must be >= 0")
-
-
-@dataclass
-class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    reader: ReaderConfig = field(default_factory=ReaderConfig)
+class Config(Settings):
+    """The whole configuration file. The reader's section is `reader` (reader.ReaderConfig); a
+    camera may override part of it (`cameras.<name>.reader`)."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    cameras: dict[str, CameraConfig] = field(default_factory=dict)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    known_plates: KnownPlatesConfig = field(default_factory=KnownPlatesConfig)
-    mqtt: MqttConfig = field(default_factory=MqttConfig)
-    spool: SpoolConfig = field(default_factory=SpoolConfig)
-    stats: StatsConfig = field(default_factory=StatsConfig)
-    state_dir: str = ""           # empty: $STATE_DIRECTORY (systemd) or ./state
-    source_file: str = ""         # set by the loader: which file this came from
+    cameras: dict[Text, CameraConfig] = Field(default_factory=dict)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    known_plates: KnownPlatesConfig = Field(default_factory=KnownPlatesConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    state_dir: Text = ""          # empty: $STATE_DIRECTORY (systemd) or ./state
+
+    _source_file: str = PrivateAttr("")
+
+    @property
+    def source_file(self) -> str:
+        """The file this was loaded from ("" for defaults); relative paths in it are relative to it."""
+        return self._source_file
+
+    @source_file.setter
+    def source_file(self, value: str) -> None:
+        self._source_file = value
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file: relative ones are taken relative to the file's folder."""
+        p = Path(path).expanduser()
+        if p.is_absolute() or not self.source_file:
+            return p
+        return Path(self.source_file).parent / p
+
+    def state_path(self) -> Path:
+        """state_dir (relative to the file), else systemd's $STATE_DIRECTORY, else ./state."""
+        if self.state_dir:
+            return self.resolve(self.state_dir)
+        env = os.environ.get("STATE_DIRECTORY", "")
+        return Path(env.split(":")[0]) if env else Path("state")
+
+    def spool_path(self) -> Path:
+        return self.resolve(self.spool.path) if self.spool.path else self.state_path() / "spool.sqlite3"
+
+    def reader_for(self, camera: str) -> ReaderConfig:
+        """The reader settings of one camera: `reader` with the camera's overrides."""
+        cam = self.cameras.get(camera)
+        return self.reader.with_override(cam.reader if cam else None)
 
 
 # --------------------------------------------------------------------------- loading
 
 def load_config(path: str | Path | None) -> Config:
-    """Load and validate a YAML file; None gives the defaults."""
+    """Load and validate a YAML file; None gives the defaults. Raises ConfigError."""
     if path is None:
         return Config()
     path = Path(path)
+    source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    cfg = parse_config(data if data is not None else {}, str(path))
-    cfg.source_file = str(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{source}: cannot read configuration: {reason}") from exc
+    data = load_yaml(text, source)
+    cfg = parse_config(data if data is not None else {}, source)
+    cfg.source_file = source
     return cfg
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
-    return _build(Config, data, "", source)
-
-
-def _build(cls, data: Any, keypath: str, source: str):
+    """Validate a parsed document (a mapping) into a Config; raises ConfigError."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: '{keypath or '<top level>'}' must be a mapping, got {_kind(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source_file"}
-    kwargs = {}
-    for key, value in data.items():
-        sub = f"{keypath}.{key}" if keypath else str(key)
-        if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise ConfigError(f"{source}: unknown key '{sub}' (known keys here: {known})")
-        kwargs[key] = _convert(hints[key], value, sub, source)
-    obj = cls(**kwargs)
-    check = getattr(obj, "validate", None)
-    if check is not None:
-        try:
-            check()
-        except ValueError as exc:
-            raise ConfigError(f"{source}: '{keypath}': {exc}") from exc
-    return obj
+        raise ConfigError(f"{source}: <top level>: must be a mapping of sections, got {_kind(data)}")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source)) from None
+    _check_camera_names(cfg, source)
+    return cfg
 
 
-def _convert(tp, value: Any, keypath: str, source: str):
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, keypath, source)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last one
+    silently: a camera defined twice would lose its first definition)."""
+
+    source = "<config>"
+
+    def check_duplicates(self, node: yaml.Node, path: str = "", seen_nodes: set[int] | None = None) -> None:
+        seen_nodes = set() if seen_nodes is None else seen_nodes
+        if id(node) in seen_nodes:          # an alias: checked where it was defined
+            return
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":   # `<<: *base`: overriding is its purpose
+                    continue
+                key = str(key_node.value)
+                sub = f"{path}.{key}" if path else key
+                line = key_node.start_mark.line + 1
+                ident = (key_node.tag, key)
+                if ident in first:
+                    raise ConfigError(f"{self.source}: {sub}: duplicate key at line {line} "
+                                      f"(first at line {first[ident]}); a key may be given only once")
+                first[ident] = line
+                self.check_duplicates(value_node, sub, seen_nodes)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.check_duplicates(item, f"{path}[{i}]", seen_nodes)
+
+
+def load_yaml(text: str, source: str = "<config>") -> Any:
+    """Parse YAML safely; a duplicate key anywhere is a ConfigError naming it and its line."""
+    loader = UniqueKeyLoader(text)
+    loader.source = source
+    try:
+        node = loader.get_single_node()
+        if node is None:
             return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _convert(arg, value, keypath, source)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[-1])
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{source}: '{keypath}' must be one of {list(args)}, got {value!r}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{source}: '{keypath}' must be a list, got {_kind(value)}")
-        return [_convert(args[0], v, f"{keypath}[{i}]", source) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: '{keypath}' must be a mapping, got {_kind(value)}")
-        return {str(k): _convert(args[1], v, f"{keypath}.{k}", source) for k, v in value.items()}
-    if tp is Any:
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: '{keypath}' must be a number, got {_kind(value)}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: '{keypath}' must be an integer, got {_kind(value)}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: '{keypath}' must be true or false, got {_kind(value)}")
-        return value
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{source}: '{keypath}' must be a string, got {_kind(value)}")
-        return str(value)
-    raise ConfigError(f"{source}: '{keypath}': unsupported setting type {tp!r}")
+        loader.check_duplicates(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        where = str(exc).replace('"<unicode string>"', f'"{source}"')
+        raise ConfigError(f"{source}: not valid YAML: {where}") from exc
+    finally:
+        loader.dispose()
+
+
+def _check_camera_names(cfg: Config, source: str) -> None:
+    """Camera names become topic levels: two that sanitise alike would share their topics."""
+    seen: dict[str, str] = {}
+    for name in cfg.cameras:
+        topic = sanitize_topic_part(name)
+        if topic in seen:
+            raise ConfigError(f"{source}: cameras.{name}: its topic name {topic!r} collides with camera "
+                              f"{seen[topic]!r} (names differing only in characters other than letters, "
+                              "digits, _ and - are the same in MQTT topics)")
+        seen[topic] = name
+
+
+# --------------------------------------------------------------------------- error messages
+
+def format_errors(exc: ValidationError, source: str, limit: int = 20) -> str:
+    """One line per problem: `<file>: <key.path>: <what is wrong>`."""
+    lines = []
+    for err in exc.errors(include_url=False)[:limit]:
+        loc: list[str | int] = list(err["loc"])
+        msg, kind, value = err["msg"], err["type"], err.get("input")
+        got = ""
+        if kind == "value_error":
+            msg = msg.removeprefix("Value error, ")
+            m = re.match(r"([a-z_]+): (.*)", msg, re.S)   # a cross-field check names its field first
+            if m and m[1] in _fields_at(loc):
+                loc.append(m[1])
+                msg = m[2]
+        elif kind == "extra_forbidden":
+            msg = f"unknown key (known keys here: {', '.join(_fields_at(loc[:-1]))})"
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind in ("model_type", "dict_type"):
+            msg = "must be a mapping"
+            got = f", got {_kind(value)}"
+        else:
+            got = f" (got {_kind(value)})"
+        lines.append(f"{source}: {_keypath(loc)}: {msg}{got}")
+    more = len(exc.errors()) - limit
+    if more > 0:
+        lines.append(f"{source}: ... and {more} more problem(s)")
+    return "\n".join(lines)
+
+
+def _keypath(loc: list[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<top level>"
+
+
+def _type_at(loc: list[str | int]) -> Any:
+    """The annotation of the setting at a key path (None when the path leaves the models)."""
+    tp: Any = Config
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return None
+            tp = field.annotation
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _unwrap(tp: Any) -> Any:
+    """X | None -> X; Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp
+
+
+def _fields_at(loc: list[str | int]) -> list[str]:
+    tp = _type_at(loc)
+    return sorted(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
 
 
 def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+# --------------------------------------------------------------------------- what `run` needs besides the file
+
+def check_resources(cfg: Config, *, model: bool = True, environment: bool = False) -> None:
+    """What `run` would fail on besides the file itself: TLS files (exist, PEM, loadable), the MQTT
+    password file, the state folder and spool (creatable), and with `model` the model (found, a
+    TFLite model). `environment`: also the MQTT password variable (`run` only: `check-config`
+    is often run from a shell without the service's environment). Raises ConfigError listing
+    every problem, each with the file and the key."""
+    src = cfg.source_file or "<config>"
+    problems: list[str] = []
+    if cfg.mqtt.enabled:
+        problems += _mqtt_problems(cfg.mqtt, environment)
+    for key, path in (("state_dir", cfg.state_path()), ("spool.path", cfg.spool_path().parent)):
+        why = _not_creatable(path)
+        if why:
+            problems.append(f"{key}: {path}: {why}")
+            break
+    if cfg.spool_path().is_dir():
+        problems.append(f"spool.path: {cfg.spool_path()} is a folder, not a file")
+    if model:
+        try:
+            load_configured(cfg)
+        except ModelError as exc:
+            problems.append(f"model.path: {exc}")
+    if problems:
+        raise ConfigError("\n".join(f"{src}: {p}" for p in problems))
+
+
+def model_error(cfg: Config, exc: ModelError) -> ConfigError:
+    """A model that cannot be loaded, as a configuration error naming the key and the file."""
+    return ConfigError(f"{cfg.source_file or '<config>'}: model.path: {exc}")
+
+
+def _mqtt_problems(m: MqttConfig, environment: bool) -> list[str]:
+    problems = []
+    if m.password_file:
+        try:
+            with open(m.password_file, encoding="utf-8") as fh:
+                fh.readline()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(f"mqtt.password_file: cannot read {m.password_file}: {reason}")
+    if environment and m.password_env and m.password_env not in os.environ:
+        problems.append(f"mqtt.password_env: environment variable {m.password_env} is not set")
+    if not m.tls.enabled:
+        return problems
+    tls_files = {"ca_file": m.tls.ca_file, "cert_file": m.tls.cert_file, "key_file": m.tls.key_file}
+    bad = False
+    for key, path in tls_files.items():
+        why = _pem_problem(path) if path else None
+        if why:
+            problems.append(f"mqtt.tls.{key}: {path}: {why}")
+            bad = True
+    if bad:
+        return problems
+    # What paho's tls_set() does at start-up: load them into an SSL context.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if m.tls.ca_file:
+        try:
+            ctx.load_verify_locations(cafile=m.tls.ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            problems.append(f"mqtt.tls.ca_file: {m.tls.ca_file}: not a usable CA certificate: {exc}")
+    if m.tls.cert_file:
+        try:
+            ctx.load_cert_chain(m.tls.cert_file, m.tls.key_file or None, password=lambda: b"")
+        except (ssl.SSLError, OSError) as exc:
+            key = "mqtt.tls.key_file" if m.tls.key_file else "mqtt.tls.cert_file"
+            problems.append(f"{key}: cannot load the client certificate and key "
+                            f"({m.tls.cert_file}, {m.tls.key_file or 'key in the same file'}): {exc}")
+    return problems
+
+
+def _pem_problem(path: str) -> str | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if b"-----BEGIN " not in data:
+        return "not a PEM file (no -----BEGIN line)"
+    return None
+
+
+def _not_creatable(path: Path) -> str | None:
+    """Why a folder cannot be used or created (None: it can), without creating anything."""
+    if path.exists():
+        if not path.is_dir():
+            return "exists and is not a folder"
+        return None if os.access(path, os.W_OK | os.X_OK) else "folder is not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of the configuration file (for editors: yaml-language-server)."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "plate-edge configuration"
+    return schema

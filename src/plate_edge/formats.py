@@ -20,6 +20,9 @@ import string
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import field_validator
+
+from .settings import Settings, Text
 
 ALNUM = string.digits + string.ascii_uppercase
 SMOOTHING = 1e-7   # added to every probability before formats weigh them
@@ -80,6 +83,27 @@ def settle_group_types(probs: np.ndarray, labels: list[str], groups: list[list[i
 
 class UnsupportedPattern(ValueError):
     pass
+
+
+class PlateFormat(Settings):
+    """One plate format (`reader.formats[]`): a name and a regex, e.g. ^[A-Z]{3}[0-9]{4}$."""
+    name: Text = ""
+    pattern: Text                         # required
+
+    def __init__(self, name: str = "", pattern: str = "", /, **data):
+        # PlateFormat("br", "^[A-Z]{3}[0-9]{4}$") as well as PlateFormat(name=..., pattern=...)
+        super().__init__(**({"name": name} if name else {}), **({"pattern": pattern} if pattern else {}), **data)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        if not pattern:
+            raise ValueError("must not be empty")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regex: {exc}") from None
+        return pattern
 
 
 def parse_pattern(pattern: str) -> list[tuple[frozenset[str], int, int]]:

@@ -15,10 +15,37 @@ import math
 
 import cv2
 import numpy as np
+from pydantic import Field, model_validator
 
-from .config import LocalizeConfig
+from .settings import Settings
 from .textline import RUN_ASPECT, H, Line, W, X, Y, find_lines, median, stacked
 from .types import Box, PlateCandidate
+
+
+class LocalizeConfig(Settings):
+    """Settings of the plate finder (`reader.localize`)."""
+    min_plate_width: int = Field(60, ge=8, le=7680)
+    max_plate_width: int = Field(400, ge=8, le=7680)
+    max_tilt_deg: float = Field(15.0, ge=0, le=45)
+    max_plates: int = Field(8, ge=1, le=100)
+    proposal_width: float = Field(36.0, ge=4, le=1000)  # px a plate of min width spans in the proposal image
+    min_line_chars: int = Field(3, ge=1, le=20)   # character-like blobs in a row for a region to count as text
+    crop_char_height: int = Field(32, ge=8, le=256)     # plate crops are scaled so characters are this tall
+    crop_work_height: int = Field(160, ge=16, le=4096)  # read_crop: larger plate images are downscaled
+    polarity_doubt: float = Field(0.5, ge=0, le=100)  # other polarity's text with this share of the ink:
+                                                      # polarity in doubt (see config.yaml)
+    pad_x: float = Field(0.5, ge=0, le=10)        # plate outline left/right of the characters, in char heights
+    pad_y: float = Field(0.35, ge=0, le=10)       # plate outline above/below the characters
+    crop_pad_x: float = Field(3.0, ge=0, le=20)   # crop for the segmenter: wider, keeps characters missed here
+    crop_pad_y: float = Field(0.5, ge=0, le=10)
+    min_edge_contrast: float = Field(0.03, ge=0, le=1)  # frames: drop text with no plate outline near it
+
+    @model_validator(mode="after")
+    def _widths(self) -> LocalizeConfig:
+        if self.min_plate_width > self.max_plate_width:
+            raise ValueError(f"min_plate_width: must be <= max_plate_width "
+                             f"({self.min_plate_width} > {self.max_plate_width})")
+        return self
 
 
 class Localizer:

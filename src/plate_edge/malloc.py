@@ -5,7 +5,11 @@ keeps the pages of freed multi-megabyte frame buffers. The daemon has a handful 
 allocate little besides frames, so one arena is enough; trimming every few seconds hands freed
 pages back to the system (2-14 ms per call). Measured on the 1280x720 bench: ~150.7 -> ~143 MB
 RSS, no extra work per frame (unlike a fixed mmap threshold, which makes every frame buffer a fresh
-mmap and costs ~1.5 ms of page faults per frame).
+mmap and costs ~1.5 ms of page faults per frame; that RSS figure was measured with one arena).
+
+Under systemd the unit says it (Environment=MALLOC_ARENA_MAX=2, read by glibc at start-up); the
+daemon calls limit_arenas() itself only when that variable is not set (run from a shell, a
+container), so both ways run with the same limit.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import ctypes
 import functools
 
 M_ARENA_MAX = -8
+DEFAULT_ARENAS = 2        # the same as systemd/plate-edge.service's MALLOC_ARENA_MAX
 
 
 @functools.lru_cache(maxsize=1)

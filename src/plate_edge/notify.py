@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 
 class SystemdNotifier:
@@ -44,7 +45,15 @@ class SystemdNotifier:
         self.notify("WATCHDOG=1")
 
     def reloading(self) -> None:
-        self.notify("RELOADING=1")
+        # sd_notify(3): RELOADING=1 must carry MONOTONIC_USEC, the CLOCK_MONOTONIC time in
+        # microseconds, so the manager can tell this reload from an earlier one.
+        self.notify(reloading_message())
 
     def stopping(self) -> None:
         self.notify("STOPPING=1")
+
+
+def reloading_message(monotonic_ns: int | None = None) -> str:
+    """`RELOADING=1` with `MONOTONIC_USEC=<CLOCK_MONOTONIC in µs>` (sd_notify(3))."""
+    ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC) if monotonic_ns is None else monotonic_ns
+    return f"RELOADING=1\nMONOTONIC_USEC={ns // 1000}"

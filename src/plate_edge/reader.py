@@ -12,19 +12,61 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
+from pydantic import Field, field_validator
 
 from .classify import Classifier, resolve_model_path
-from .config import ReaderConfig
-from .formats import FormatSet, settle_group_types
-from .layouts import LayoutPrior
-from .localize import Localizer
-from .segment import char_groups, segment
+from .formats import FormatSet, PlateFormat, settle_group_types
+from .layouts import LAYOUTS, LayoutPrior
+from .localize import LocalizeConfig, Localizer
+from .segment import SegmentConfig, char_groups, segment
+from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
 
 Zone = Sequence[tuple[float, float]]
+Confidence = Annotated[float, Field(ge=0, le=1)]
+
+
+def _known_layouts(regions: list[str] | None) -> list[str] | None:
+    unknown = [r for r in regions or [] if r != "all" and r not in LAYOUTS]
+    if unknown:
+        raise ValueError(f"unknown region(s) {', '.join(map(repr, unknown))}; "
+                         f"known: all, {', '.join(sorted(LAYOUTS))}")
+    return regions
+
+
+class ReaderConfig(Settings):
+    """Reading settings (`reader`): what makes a reading, and the stages' own settings."""
+    min_confidence: Confidence = 0.5       # plate readings below this are dropped
+    min_char_confidence: Confidence = 0.0
+    formats: list[PlateFormat] = Field(default_factory=list)
+    reject_unmatched: bool = False         # with formats: drop readings that match none
+    layouts: list[str] = Field(default_factory=lambda: ["all"])  # regions of plate_edge.layouts (or all)
+    max_frame_side: int = Field(4096, ge=64, le=16384)  # larger frames are downscaled to this (longer side)
+    localize: LocalizeConfig = Field(default_factory=LocalizeConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
+
+    _layouts = field_validator("layouts")(_known_layouts)
+
+    def with_override(self, override: ReaderOverride | None) -> ReaderConfig:
+        """These settings with a camera's overrides (`cameras.<name>.reader`) applied."""
+        if override is None:
+            return self
+        update = {k: v for k, v in override if v is not None}
+        return self.model_copy(update=update) if update else self
+
+
+class ReaderOverride(Settings):
+    """Per-camera reader settings (`cameras.<name>.reader`); unset keys follow the `reader` section."""
+    formats: list[PlateFormat] | None = None
+    layouts: list[str] | None = None
+    min_confidence: Confidence | None = None
+
+    _layouts = field_validator("layouts")(_known_layouts)
+
 PlateFinder = Callable[[np.ndarray, float], list[PlateCandidate]]
 
 
@@ -49,6 +91,10 @@ class Reader:
         self.localizer = Localizer(cfg.localize)
         self.formats = FormatSet(cfg.formats, classifier.labels)
         self.layouts = LayoutPrior(cfg.layouts, classifier.labels)
+
+    def with_config(self, cfg: ReaderConfig) -> Reader:
+        """A reader with other settings sharing this one's classifier (per-camera overrides)."""
+        return self if cfg == self.cfg else Reader(cfg, self.classifier)
 
     @classmethod
     def from_model(cls, name_or_path: str | Path = "digits", config: ReaderConfig | None = None,

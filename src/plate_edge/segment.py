@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
+from pydantic import Field, model_validator
 
 from .charimg import ink_patch
-from .config import SegmentConfig
+from .settings import Settings
 from .textline import (
     RUN_ASPECT,
     H,
@@ -37,6 +38,21 @@ from .textline import (
     stacked,
 )
 from .types import Box, CharCrop
+
+
+class SegmentConfig(Settings):
+    """Settings of the character segmenter (`reader.segment`)."""
+    min_chars: int = Field(4, ge=1, le=20)
+    max_chars: int = Field(10, ge=1, le=20)
+    max_tilt_deg: float = Field(5.0, ge=0, le=45)   # residual tilt allowed inside a (deskewed) crop
+    max_gap: float = Field(1.6, gt=0, le=20)        # largest gap between neighbouring characters, in char heights
+    height_ratio: float = Field(1.35, ge=1, le=10)  # neighbouring characters differ in height by less than this
+
+    @model_validator(mode="after")
+    def _counts(self) -> SegmentConfig:
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars: must be <= max_chars ({self.min_chars} > {self.max_chars})")
+        return self
 
 
 def segment(crop: np.ndarray, cfg: SegmentConfig, char_h: float | None = None) -> list[CharCrop]:

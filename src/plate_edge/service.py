@@ -27,13 +27,16 @@ import psutil
 
 from . import malloc
 from .camera import CameraWorker, Frame
-from .classify import load_configured
-from .config import CameraConfig, Config, ConfigError, load_config
+from .classify import ModelError, load_configured
+from .config import CameraConfig, Config, ConfigError, check_resources, load_config, model_error
+from .logs import setup_logging
+from .motion import MotionGate, gate_for_camera
 from .notify import SystemdNotifier
-from .publish import Publisher, sanitize_topic_part
+from .publish import Publisher, install_node_id, sanitize_topic_part
 from .reader import FrameResult, Reader, Zone
 from .spool import Spool
 from .track import KnownPlates, PlateEvent, Tracker
+from .types import Box, PlateReading
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +56,21 @@ ReaderFactory = Callable[[Config], FrameReader]
 
 
 def default_reader_factory(cfg: Config) -> FrameReader:
-    """The real reader with the configured model."""
-    return Reader(cfg.reader, load_configured(cfg))
+    """The real reader with the configured model; a model that cannot be loaded is a
+    ConfigError naming `model.path` and the file."""
+    try:
+        return Reader(cfg.reader, load_configured(cfg))
+    except ModelError as exc:
+        raise model_error(cfg, exc) from exc
 
 
 def state_dir(cfg: Config) -> Path:
     """cfg.state_dir (relative to the config file), else systemd's $STATE_DIRECTORY, else ./state."""
-    if cfg.state_dir:
-        return _relative_to_config(cfg, cfg.state_dir)
-    env = os.environ.get("STATE_DIRECTORY", "")
-    return Path(env.split(":")[0]) if env else Path("state")
+    return cfg.state_path()
 
 
 def _relative_to_config(cfg: Config, path: str) -> Path:
-    p = Path(path).expanduser()
-    if p.is_absolute() or not cfg.source_file:
-        return p
-    return Path(cfg.source_file).parent / p
+    return cfg.resolve(path)
 
 
 def resolve_camera(cfg: Config, cam: CameraConfig) -> CameraConfig:
@@ -78,7 +79,7 @@ def resolve_camera(cfg: Config, cam: CameraConfig) -> CameraConfig:
     if src in ("generated", "picamera2") or src.isdigit() or "://" in src or Path(src).is_absolute():
         return cam
     candidate = _relative_to_config(cfg, src)
-    return dataclasses.replace(cam, source=str(candidate)) if candidate.exists() else cam
+    return cam.model_copy(update={"source": str(candidate)}) if candidate.exists() else cam
 
 
 def check_camera_names(cfg: Config) -> None:
@@ -124,11 +125,15 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.reader: FrameReader | None = None
+        self._readers: dict[str, FrameReader] = {}   # per camera: self.reader, or one with its overrides
+        self._derived: dict[str, FrameReader] = {}   # readers with overrides, by their settings
         self.spool: Spool | None = None
         self.publisher: Publisher | None = None
         self.cameras: dict[str, CameraWorker] = {}
         self.trackers: dict[str, Tracker] = {}
         self._zones: dict[str, list | None] = {}
+        self._gates: dict[str, MotionGate | None] = {}    # per camera; None: every frame is read
+        self._skipped: dict[str, int] = collections.Counter()   # frames not read: no motion
         self.latencies = Latencies()
         self.process = psutil.Process()
         self.process.cpu_percent(None)   # the first call only starts the measurement
@@ -154,6 +159,7 @@ class Daemon:
     def run(self) -> int:
         try:
             check_camera_names(self.cfg)
+            check_resources(self.cfg, model=False, environment=True)   # the model: the reader factory
             self.reader = self.reader_factory(self.cfg)
             self._open_output(self.cfg)
         except (ConfigError, ValueError, OSError) as exc:
@@ -182,7 +188,7 @@ class Daemon:
             log.info("spool: %d undelivered message(s) from a previous run will be sent first", spool.depth())
         publisher = None
         if cfg.mqtt.enabled:
-            publisher = Publisher(cfg.mqtt, spool, cameras=list(cfg.cameras))
+            publisher = Publisher(cfg.mqtt, spool, cameras=list(cfg.cameras), node_id=install_node_id(sdir))
             publisher.start()
         self.spool, self.publisher = spool, publisher
 
@@ -195,18 +201,34 @@ class Daemon:
 
     def _start_cameras(self, cfg: Config, names) -> None:
         known = KnownPlates(cfg.known_plates)
-        formats = [(f.name, re.compile(f.pattern)) for f in cfg.reader.formats if f.pattern]
         for name in names:
             cam_cfg = cfg.cameras[name]
             if not cam_cfg.enabled:
                 log.info("camera %s: disabled", name)
                 continue
+            self._readers[name] = self._camera_reader(cfg, name)
+            formats = [(f.name, re.compile(f.pattern)) for f in cfg.reader_for(name).formats if f.pattern]
             self.trackers[name] = Tracker(name, cfg.tracking, known, formats,
                                           keep_crops=cfg.mqtt.snapshots)
             worker = CameraWorker(name, resolve_camera(cfg, cam_cfg), self.frame_ready, self._camera_state)
             self.cameras[name] = worker
             self._zones[name] = [[(float(x), float(y)) for x, y in z] for z in cam_cfg.zones] or None
+            self._gates[name] = gate_for_camera(cam_cfg)
             worker.start()
+
+    def _camera_reader(self, cfg: Config, name: str) -> FrameReader:
+        """The reader for one camera: the shared one, or - when the camera overrides reader settings
+        (`cameras.<name>.reader`) - one per distinct override, sharing the model (Reader.with_config).
+        A reader without with_config (a test's fake) is used as it is."""
+        assert self.reader is not None
+        settings = cfg.reader_for(name)
+        derive = getattr(self.reader, "with_config", None)
+        if settings == cfg.reader or derive is None:
+            return self.reader
+        key = settings.model_dump_json()
+        if key not in self._derived:
+            self._derived[key] = derive(settings)
+        return self._derived[key]
 
     def _stop_cameras(self, names) -> None:
         workers = [self.cameras.pop(n) for n in list(names) if n in self.cameras]
@@ -215,6 +237,8 @@ class Daemon:
         for w in workers:
             w.stop(timeout=0.3)
         for n in names:
+            self._gates.pop(n, None)
+            self._readers.pop(n, None)
             tracker = self.trackers.pop(n, None)
             if tracker:
                 self._emit(tracker.flush())
@@ -271,9 +295,27 @@ class Daemon:
         self._process(name, worker.cfg, frame)
 
     def _process(self, name: str, cam_cfg: CameraConfig, frame: Frame) -> None:
+        tracker = self.trackers.get(name)
+        gate = self._gates.get(name)
+        regions: list[Box] | None = None
+        if gate is not None:
+            t0 = time.perf_counter()
+            motion = gate.check(frame.image, time.monotonic())
+            self.latencies.add("motion", time.perf_counter() - t0)
+            if not motion.run:
+                # Nothing changed: not read. The tracks stay alive (a parked car is not lost).
+                self._processed[name] += 1
+                self._skipped[name] += 1
+                if tracker is not None:
+                    tracker.hold(frame.t)
+                return
+            if motion.reason == "motion":
+                h, w = frame.image.shape[:2]
+                if not (len(motion.regions) == 1 and motion.regions[0] == Box(0, 0, w, h)):
+                    regions = motion.regions
         try:
             assert self.reader is not None   # set in run() before any camera starts
-            result = self.reader.read_frame_timed(frame.image, self._zones.get(name))
+            result = self._read(name, frame.image, regions)
         except Exception:
             self._reader_errors += 1
             if self._reader_errors <= 5 or self._reader_errors % 1000 == 0:
@@ -282,10 +324,31 @@ class Daemon:
         for stage, seconds in result.timings_s.items():
             self.latencies.add(stage, seconds)
         self._processed[name] += 1
-        tracker = self.trackers.get(name)
         if tracker is not None:
+            if regions is not None:
+                tracker.hold(frame.t, regions)   # tracks outside the changed regions were not looked at
             self._emit(tracker.update(result.plates, frame.t, frame.image))
         self.latencies.add("capture_to_publish", time.time() - frame.t)
+
+    def _read(self, name: str, image: np.ndarray, regions: list[Box] | None) -> FrameResult:
+        """The reader on the whole frame, or only on the regions that changed (each read as a crop,
+        its plates moved back to frame coordinates)."""
+        reader = self._readers.get(name) or self.reader
+        assert reader is not None
+        zones = self._zones.get(name)
+        if regions is None:
+            return reader.read_frame_timed(image, zones)
+        plates: list[PlateReading] = []
+        timings: dict[str, float] = collections.defaultdict(float)
+        for r in regions:
+            crop = image[r.y:r.y + r.h, r.x:r.x + r.w]
+            local: list[Zone] | None = [[(x - r.x, y - r.y) for x, y in z] for z in zones] if zones else None
+            res = reader.read_frame_timed(crop, local)
+            for stage, seconds in res.timings_s.items():
+                timings[stage] += seconds
+            plates.extend(_shifted(p, r.x, r.y) for p in res.plates)
+        plates.sort(key=lambda p: -p.confidence)
+        return FrameResult(plates, dict(timings))
 
     def _emit(self, events: list[PlateEvent]) -> None:
         for ev in events:
@@ -316,6 +379,7 @@ class Daemon:
                 "fps_processed": round((self._processed[name] - processed0.get(name, 0)) / dt, 2),
                 "frames_captured": w.captured, "frames_processed": self._processed[name],
                 "dropped_frames": w.dropped, "reopens": w.reopens,
+                "skipped_static": self._skipped[name],
             }
             if "error" in w.state:
                 cams[name]["error"] = w.state["error"]
@@ -352,6 +416,7 @@ class Daemon:
         try:
             new = load_config(old.source_file)
             check_camera_names(new)
+            check_resources(new, model=False, environment=True)
             reader = self.reader
             if (new.model, new.reader) != (old.model, old.reader):
                 reader = self.reader_factory(new)
@@ -372,21 +437,36 @@ class Daemon:
             except (ValueError, OSError) as exc:
                 log.error("reload: new MQTT/spool settings unusable (%s); keeping the old ones", exc)
                 self._open_output(old)
-                new = dataclasses.replace(new, mqtt=old.mqtt, spool=old.spool, state_dir=old.state_dir)
+                new = new.model_copy(update={"mqtt": old.mqtt, "spool": old.spool, "state_dir": old.state_dir})
+        if reader is not self.reader:
+            self._derived.clear()
         self.reader, self.cfg = reader, new
         self._start_cameras(new, [n for n in new.cameras if n in changed])
+        for n in self.cameras:            # the others keep their tracks; their reader may have changed
+            self._readers[n] = self._camera_reader(new, n)
         if self.publisher:
             self.publisher.cameras = list(new.cameras)
         log.info("configuration reloaded from %s (%d camera(s) restarted)", new.source_file, len(changed))
         self.notifier.ready("configuration reloaded")
 
 
+def _shifted(p: PlateReading, dx: int, dy: int) -> PlateReading:
+    """A reading made on a crop whose top-left corner is (dx, dy) of the frame, in frame coordinates."""
+    if not dx and not dy:
+        return p
+    move = lambda b: Box(b.x + dx, b.y + dy, b.w, b.h)
+    return dataclasses.replace(p, box=move(p.box), char_boxes=[move(b) for b in p.char_boxes],
+                               polygon=[(x + dx, y + dy) for x, y in p.polygon])
+
+
 def run_daemon(cfg: Config, reader_factory: ReaderFactory = default_reader_factory) -> int:
     """Run the service until SIGTERM/SIGINT; returns the process exit code (0 ok, 2 bad setup)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=cfg.log_level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    malloc.limit_arenas(1)   # see plate_edge.malloc: ~8 MB less RSS; before our threads start
+        setup_logging(cfg.log_level)
+    # Under systemd the unit sets MALLOC_ARENA_MAX (glibc reads it at start-up); run from a shell
+    # or a container there is no unit, so the same limit is set here (plate_edge.malloc).
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        malloc.limit_arenas(malloc.DEFAULT_ARENAS)
     # The capture, MQTT pump and paho threads each need the GIL for a moment per frame/event; while
     # the reader runs Python code they wait up to the switch interval (5 ms default) per hand-off,
     # which added tens of ms to an event's delivery. 1 ms: measured p99 50 -> 15 ms, same CPU.

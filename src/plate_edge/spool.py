@@ -12,8 +12,20 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from .settings import Settings, Text
 
 log = logging.getLogger(__name__)
+
+
+class SpoolConfig(Settings):
+    """The durable outbox (`spool`)."""
+    path: Text = ""                        # empty: <state_dir>/spool.sqlite3
+    max_events: int = Field(10000, ge=1, le=10_000_000)  # bound on undelivered events kept on disk
+    drop: Literal["oldest", "newest"] = "oldest"  # which event is dropped (and logged) when full
 
 
 @dataclass

@@ -16,14 +16,52 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import Field, field_validator
 from rapidfuzz.distance import Levenshtein
 
-from .config import KnownPlatesConfig, TrackingConfig
+from .settings import Settings, Text
 from .types import Box, PlateReading
 
 log = logging.getLogger(__name__)
 
 MAX_VOTES = 60
+
+
+class TrackingConfig(Settings):
+    """Fusing frames into one event per vehicle pass (`tracking`)."""
+    match_iou: float = Field(0.05, ge=0, le=1)       # a reading joins a track when boxes overlap this much ...
+    match_distance: float = Field(1.5, ge=0, le=100)  # ... or centres are within this many plate widths
+    match_text: float = Field(0.5, ge=0, le=1)       # ... and the texts are at least this similar (0..1)
+    stable_frames: int = Field(3, ge=1, le=1000)     # emit once the voted text held for this many frames
+    max_delay_s: float = Field(3.0, gt=0, le=3600)   # emit at the latest this long after first seen
+    lost_after_s: float = Field(1.0, gt=0, le=3600)  # a track not seen for this long ends (emitted if good enough)
+    min_frames: int = Field(2, ge=1, le=1000)        # fewer observations never make an event
+    min_confidence: float = Field(0.6, ge=0, le=1)   # voted plate confidence needed for an event
+    repeat_window_s: float = Field(30.0, ge=0, le=86400)  # the same plate on the same camera again: suppressed
+    require_format: bool = False                     # voted text must match one of reader.formats
+
+
+class KnownPlate(Settings):
+    """One known plate (`known_plates.plates[]`)."""
+    plate: Text = Field(min_length=1)
+    name: Text = ""
+
+    def __init__(self, plate: str = "", name: str = "", /, **data):
+        # KnownPlate("AB123CD", "Alice") as well as KnownPlate(plate=..., name=...)
+        super().__init__(**({"plate": plate} if plate else {}), **({"name": name} if name else {}), **data)
+
+    @field_validator("plate")
+    @classmethod
+    def _not_blank(cls, plate: str) -> str:
+        if not plate.strip():
+            raise ValueError("must not be blank")
+        return plate
+
+
+class KnownPlatesConfig(Settings):
+    """Known plates (`known_plates`)."""
+    max_distance: int = Field(1, ge=0, le=10)        # edit distance still counted as the same plate
+    plates: list[KnownPlate] = Field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +146,7 @@ class _Track:
     emitted: bool = False
     best_conf: float = -1.0
     crop: np.ndarray | None = None
+    held: float = 0.0             # last time a frame was skipped as unchanged where the track is
 
 
 def vote(readings: Sequence[PlateReading]) -> _Vote:
@@ -167,7 +206,7 @@ class Tracker:
         events: list[PlateEvent] = []
         alive: list[_Track] = []
         for tr in self.tracks:
-            if t - tr.last_seen < self.cfg.lost_after_s:
+            if t - max(tr.last_seen, tr.held) < self.cfg.lost_after_s:
                 alive.append(tr)
                 events.extend(e for e in [self._maybe_emit(tr, t)] if e)
             elif not tr.emitted and (e := self._emit_if_good(tr, "lost")):
@@ -176,6 +215,15 @@ class Tracker:
         horizon = t - self.cfg.repeat_window_s
         self.recent = {p: ts for p, ts in self.recent.items() if ts >= horizon}
         return events
+
+    def hold(self, t: float, changed: Sequence[Box] | None = None) -> None:
+        """Frame at time t was not read where nothing changed (the motion gate): the tracks there
+        stay alive as if seen, so a parked car keeps its track (and is not published again when a
+        re-check reads it later). `changed`: the regions that did change; tracks overlapping one
+        are left to end normally. None: nothing changed anywhere."""
+        for tr in self.tracks:
+            if not changed or not any(_overlaps(tr.box, r) for r in changed):
+                tr.held = max(tr.held, t)
 
     def flush(self) -> list[PlateEvent]:
         """Shutdown: emit every track that qualifies and has not emitted yet."""
@@ -246,6 +294,10 @@ class Tracker:
             known=known is not None,
             known_plate=known[0] if known else None, known_name=known[1] if known else None,
             crop=tr.crop)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
 
 
 def _centre_distance(a: Box, b: Box) -> float:

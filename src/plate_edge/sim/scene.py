@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..config import GeneratedSourceConfig
-from ..source import EndOfStream
+from ..source import EndOfStream, GeneratedSourceConfig
 from . import synth
+
+__all__ = ["GeneratedSource", "GeneratedSourceConfig", "write_clip"]
 
 
 @dataclass

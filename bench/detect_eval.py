@@ -1,0 +1,165 @@
+"""Plate finding on real scenes: the learned detector (plate_edge.detect) against the hand-written
+localizer (plate_edge.localize), side by side.
+
+  .venv/bin/python bench/detect_eval.py [--model runs/detector/model.tflite] [--threshold T]
+                                         [--sets dev,openimages,romania] [--json out.json]
+
+Sets: plates-dev (all 222; one plate labelled per image, so its false detections count other real
+plates too: read them with care), openimages test split, and the held-out romania video
+(dayride_type1_002, never trained on). Per finder and set: recall (a label counts as found when a
+detection overlaps it at IoU >= 0.5), false detections per frame (detections overlapping no label
+at IoU >= 0.3), and median / p95 milliseconds per frame at the native size and with the frame
+resized to 1280x720, one thread. "either" is the union of both finders (detector proposals with the
+localizer as a fallback). Missing data or model: says so and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT / "src", ROOT):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from plate_edge.config import Config, load_config  # noqa: E402
+from plate_edge.localize import Localizer  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+ROMANIA_TEST = "dayride_type1_002"
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def load_sets(names: list[str]) -> dict[str, list[tuple[Path, list[tuple]]]]:
+    """name -> [(image path, [x0, y0, x1, y1 label boxes])]; sets whose data is missing are left out."""
+    sets = {}
+    dev = DATA / "plates-dev" / "labels.csv"
+    if "dev" in names and dev.is_file():
+        with open(dev, newline="", encoding="utf-8") as f:
+            rows = [(DATA / "plates-dev" / r["image"],
+                     [(float(r["x"]), float(r["y"]), float(r["x"]) + float(r["w"]), float(r["y"]) + float(r["h"]))])
+                    for r in csv.DictReader(f)]
+        sets["plates-dev"] = rows
+    for name, sub, key, want in (("openimages", "openimages", "split", "test"),
+                                 ("romania", "romania", "video", ROMANIA_TEST)):
+        path = DATA / "plates-boxes" / sub / "boxes.csv"
+        if name not in names or not path.is_file():
+            continue
+        boxes: dict[str, list] = {}
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                if r[key] != want:
+                    continue
+                lst = boxes.setdefault(r["file"], [])
+                if r["class"] == "plate":
+                    x, y, w, h = (float(r[k]) for k in "xywh")
+                    lst.append((x, y, x + w, y + h))
+        if name == "openimages":   # scenes without any box are in the folder only
+            for p in sorted((DATA / "plates-boxes" / sub / want).glob("*.jpg")):
+                boxes.setdefault(f"{want}/{p.name}", [])
+        sets[f"{name} {want}"] = [(DATA / "plates-boxes" / sub / k, v) for k, v in sorted(boxes.items())]
+    return sets
+
+
+def run_finder(find, images: list[tuple[Path, list]], resize: bool) -> tuple[list, list[float]]:
+    dets, times = [], []
+    for path, gts in images:
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        fx = fy = 1.0
+        if resize:
+            fx, fy = 1280 / gray.shape[1], 720 / gray.shape[0]
+            gray = cv2.resize(gray, (1280, 720), interpolation=cv2.INTER_AREA if fx < 1 else cv2.INTER_LINEAR)
+        t = time.perf_counter()
+        boxes = find(gray)
+        times.append(1000 * (time.perf_counter() - t))
+        dets.append([(x0 / fx, y0 / fy, x1 / fx, y1 / fy) for x0, y0, x1, y1 in boxes])
+    return dets, times
+
+
+def score(dets: list, images: list) -> dict:
+    n_gt = sum(len(g) for _, g in images)
+    found = sum(sum(any(iou(d, g) >= 0.5 for d in ds) for g in gts) for ds, (_, gts) in zip(dets, images))
+    fps = sum(sum(not any(iou(d, g) >= 0.3 for g in gts) for d in ds) for ds, (_, gts) in zip(dets, images))
+    return {"labels": n_gt, "found": found, "recall": round(found / max(1, n_gt), 4),
+            "fp_per_frame": round(fps / max(1, len(images)), 3)}
+
+
+def ms(times: list[float]) -> dict:
+    return {"median": round(float(np.median(times)), 2), "p95": round(float(np.percentile(times, 95)), 2)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=str(ROOT / "runs" / "detector" / "model.tflite"))
+    ap.add_argument("--threshold", type=float, default=None, help="detector score threshold (default: the model's)")
+    ap.add_argument("--sets", default="dev,openimages,romania")
+    ap.add_argument("--config", default=str(ROOT / "config.yaml"), help="for the localizer's localize section")
+    ap.add_argument("--limit", type=int, default=0, help="first N frames of each set only")
+    ap.add_argument("--json", help="write the figures here too")
+    args = ap.parse_args(argv)
+
+    sets = {k: v[:args.limit] if args.limit else v for k, v in load_sets(args.sets.split(",")).items()}
+    if not sets:
+        print(f"detect_eval: no data under {DATA} (plates-dev, plates-boxes); skipped")
+        return 0
+    cfg = load_config(args.config) if Path(args.config).is_file() else Config()
+    loc = Localizer(cfg.reader.localize)
+    finders = {"localizer": lambda g: [(c.box.x, c.box.y, c.box.x + c.box.w, c.box.y + c.box.h) for c in loc.find(g)]}
+    if Path(args.model).is_file():
+        from plate_edge.detect import DetectorConfig, PlateDetector
+        det = PlateDetector.load(args.model, threads=1,
+                                 cfg=DetectorConfig(model=args.model, score_threshold=args.threshold))
+        finders = {"detector": lambda g: [(d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h)
+                                          for d in det.detect(g)], **finders}
+        print(f"detector: {args.model} ({det.model_id}, threshold {det.threshold})")
+    else:
+        print(f"detect_eval: no detector model at {args.model} (python -m convert.train_detector); "
+              "measuring the localizer alone")
+    results: dict = {}
+    for set_name, images in sets.items():
+        per = {}
+        for fname, find in finders.items():
+            dets, t_native = run_finder(find, images, resize=False)
+            _, t_720 = run_finder(find, images, resize=True)
+            per[fname] = {**score(dets, images), "ms_native": ms(t_native), "ms_1280x720": ms(t_720), "_dets": dets}
+        if len(finders) == 2:
+            union = [a + b for a, b in zip(per["detector"]["_dets"], per["localizer"]["_dets"])]
+            per["either"] = score(union, images)
+        for v in per.values():
+            v.pop("_dets", None)
+        results[set_name] = {"frames": len(images), **per}
+
+    print(f"\n{'set':<34}{'finder':<11}{'recall':>14}{'FP/frame':>10}{'ms native med/p95':>20}{'ms 1280x720 med/p95':>22}")
+    for set_name, per in results.items():
+        for fname in ("detector", "localizer", "either"):
+            r = per.get(fname)
+            if r is None:
+                continue
+            rec = f"{r['found']}/{r['labels']} {100 * r['recall']:.1f}%"
+            t1 = f"{r['ms_native']['median']:.1f}/{r['ms_native']['p95']:.1f}" if "ms_native" in r else "-"
+            t2 = f"{r['ms_1280x720']['median']:.1f}/{r['ms_1280x720']['p95']:.1f}" if "ms_1280x720" in r else "-"
+            label = f"{set_name} ({per['frames']})"
+            print(f"{label:<34}{fname:<11}{rec:>14}{r['fp_per_frame']:>10.2f}{t1:>20}{t2:>22}")
+    if "plates-dev" in results:
+        print("\nplates-dev labels one plate per image: its FP/frame also counts other real plates in view.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Train the learned plate reader (CTC over two rows), export it int8 and measure it.
+
+  python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader]
+
+Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
+in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
+--ar-repeat times); validation: plates rendered from seed 900000 + --seed, never used in training.
+plates-ar index % 5 == 0 and plates-us-dev are measured, never trained on.
+
+Writes to --out: model.keras (best epoch by synthetic validation exact text), model.tflite (int8,
+full-integer, logits out, `plate_edge` metadata with `"decoder": "ctc"`), report.json, history.csv,
+curves.png (CTC loss, exact-text accuracy), confusion.png (characters on the synthetic validation
+set, aligned by edit distance; `_` = missing/extra), misreads.png (the most confident real misreads).
+`--quick` runs the whole pipeline on tiny data in about two minutes (for tests).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plate_edge.recognise import PlateRecogniser, ctc_greedy, softmax
+
+from . import plots, reader_data
+from . import reader_model as rm
+
+VAL_SEED_OFFSET = 900_000
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m convert.train_reader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", type=int, default=60_000, help="rendered training plates")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default="runs/reader")
+    p.add_argument("--arch", choices=sorted(rm.ARCHS), default=rm.DEFAULT_ARCH)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak Adam rate (cosine decay to 1%%)")
+    p.add_argument("--val-samples", type=int, default=3000)
+    p.add_argument("--ar-repeat", type=int, default=10, help="times the plates-ar training part is repeated")
+    p.add_argument("--us-limit", type=int, default=None, help="measure only the first N plates-us-dev crops")
+    p.add_argument("--workers", type=int, default=2, help="rendering processes")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
+    p.add_argument("--no-augment", action="store_true", help="no random shift/zoom jitter")
+    p.add_argument("--cache", default=str(reader_data.CACHE), help="render cache folder ('' for none)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.samples, args.epochs, args.val_samples = min(args.samples, 1200), 1, min(args.val_samples, 200)
+        args.ar_repeat = min(args.ar_repeat, 2)
+        args.us_limit = args.us_limit or 60
+    return args
+
+
+# --------------------------------------------------------------------------- decoding helpers
+
+def decode(probs: np.ndarray) -> list:
+    """Greedy CTC readings for a batch of per-frame probabilities (N, 80, K)."""
+    return [ctc_greedy(p, rm.LABELS, rm.BLANK, rm.ROWS) for p in probs]
+
+
+def keras_probs(model, x: np.ndarray) -> np.ndarray:
+    return softmax(model.predict(x[..., None].astype(np.float32) / 255.0, batch_size=256, verbose=0))
+
+
+def exact(readings, texts) -> float:
+    return float(np.mean([r.text == t for r, t in zip(readings, texts)])) if len(texts) else float("nan")
+
+
+def align(true: str, pred: str) -> list[tuple[str, str]]:
+    """Edit-distance alignment: (true, pred) pairs, '_' for a missing or extra character."""
+    n, m = len(true), len(pred)
+    d = np.zeros((n + 1, m + 1), np.int32)
+    d[:, 0], d[0, :] = np.arange(n + 1), np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (true[i - 1] != pred[j - 1]))
+    pairs, i, j = [], n, m
+    while i or j:
+        if i and j and d[i, j] == d[i - 1, j - 1] + (true[i - 1] != pred[j - 1]):
+            pairs.append((true[i - 1], pred[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and d[i, j] == d[i - 1, j] + 1:
+            pairs.append((true[i - 1], "_"))
+            i -= 1
+        else:
+            pairs.append(("_", pred[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+def char_confusion(texts, readings) -> tuple[np.ndarray, list[str]]:
+    labels = list(rm.LABELS) + ["_"]
+    index = {c: k for k, c in enumerate(labels)}
+    cm = np.zeros((len(labels), len(labels)), np.int64)
+    for t, r in zip(texts, readings):
+        for a, b in align(t, r.text):
+            cm[index[a], index[b]] += 1
+    return cm, labels
+
+
+def error_kinds(texts, readings) -> dict:
+    wrong = [(t, r.text) for t, r in zip(texts, readings) if t != r.text]
+    return {"wrong_count": sum(len(t) != len(p) and p != "" for t, p in wrong),
+            "substitution": sum(len(t) == len(p) for t, p in wrong),
+            "no_reading": sum(p == "" for _, p in wrong)}
+
+
+# --------------------------------------------------------------------------- training
+
+def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, augment: bool):
+    import keras
+    import tensorflow as tf
+    pipe = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    pipe = pipe.batch(batch).map(lambda a, b: (tf.cast(a[..., None], tf.float32) / 255.0, b))
+    if augment:   # crop-margin jitter: a few percent shift, small zoom (the renderer varies the rest)
+        aug = keras.Sequential([keras.layers.RandomTranslation(0.05, 0.03, fill_mode="nearest", seed=seed),
+                                keras.layers.RandomZoom((-0.08, 0.08), (-0.06, 0.06), fill_mode="nearest",
+                                                        seed=seed + 1)])
+        pipe = pipe.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=1)
+    return pipe.prefetch(2)
+
+
+def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size: int, t_start: float):
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        """Exact-text accuracy on a train probe and on the validation set after each epoch (kept in
+        the history as accuracy / val_accuracy), the best epoch's weights, and an overall ETA."""
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_weights, self.best_epoch = -1.0, None, -1
+            self.t_epoch0 = self.t_train0 = None
+            self.epochs_done = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t_epoch0 = time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            done = self.epochs_done * steps + batch + 1
+            if batch + 1 in (20, 100) or (batch + 1) % max(1, steps // 5) == 0:
+                el = time.time() - self.t_train0
+                rate = el / done
+                left = rate * (epochs * steps - done)
+                print(f"\n[train] step {done}/{epochs * steps}, {1000 * rate / batch_size:.2f} ms/sample, "
+                      f"training ETA {left / 60:.1f} min (elapsed {el / 60:.1f} min)", flush=True)
+
+        def on_train_begin(self, logs=None):
+            self.t_train0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs_done = epoch + 1
+            logs = logs if logs is not None else {}
+            logs["accuracy"] = exact(decode(keras_probs(model, train_probe.x)), train_probe.texts)
+            logs["val_accuracy"] = exact(decode(keras_probs(model, val.x)), val.texts)
+            if logs["val_accuracy"] > self.best:
+                self.best, self.best_epoch = logs["val_accuracy"], epoch
+                self.best_weights = model.get_weights()
+            print(f"\n[epoch {epoch + 1}/{epochs}] loss {logs.get('loss', float('nan')):.3f} "
+                  f"val_loss {logs.get('val_loss', float('nan')):.3f} exact train-probe "
+                  f"{logs['accuracy']:.4f} val {logs['val_accuracy']:.4f} "
+                  f"({time.time() - self.t_epoch0:.0f}s this epoch, {(time.time() - t_start) / 60:.1f} min "
+                  "since start)", flush=True)
+
+    return Progress()
+
+
+# --------------------------------------------------------------------------- export and measurement
+
+def export_int8(model, calib: np.ndarray, out: Path, model_id: str, arch: str, training_data: str) -> dict:
+    from . import export
+    meta = export.make_metadata(list(rm.LABELS), rm.INPUT_SIZE, model_id, arch, "int8", training_data)
+    meta.update({"output": "logits", "decoder": "ctc", "blank_index": rm.BLANK, "num_classes": rm.NUM_CLASSES,
+                 "rows": rm.ROWS, "timesteps_per_row": rm.timesteps_per_row(model), "color": "gray",
+                 "resize": "to input_size, aspect ratio not kept (INTER_AREA when shrinking, else INTER_LINEAR)",
+                 "labels_note": "labels are the non-blank classes in order; class blank_index is the CTC blank"})
+    out.write_bytes(export.add_metadata(export.convert(model, "int8", calib), meta))
+    return meta
+
+
+def recogniser_probs(rec: PlateRecogniser, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+    return np.concatenate([rec.frame_probs(list(x[i:i + chunk])) for i in range(0, len(x), chunk)]) \
+        if len(x) else np.zeros((0, rm.ROWS * rec.timesteps, rm.NUM_CLASSES), np.float32)
+
+
+def latency_ms(path: Path, crops: list[np.ndarray], repeats: int = 200) -> dict:
+    rec = PlateRecogniser.load(path, threads=1)
+    for c in crops[:5]:
+        rec.recognise([c])
+    full, invoke = [], []
+    for k in range(repeats):
+        c = crops[k % len(crops)]
+        t = time.perf_counter()
+        rec.recognise([c])
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rec._interp.invoke()
+        invoke.append(time.perf_counter() - t)
+    return {"recognise_one_plate_ms": round(1000 * float(np.median(full)), 3),
+            "invoke_only_ms": round(1000 * float(np.median(invoke)), 3), "threads": 1,
+            "runtime": type(rec._interp).__module__}
+
+
+def misread_sheet(items: list[tuple[str, str, str, float, str]], path: Path, limit: int = 48) -> None:
+    """Tiles of the most confident misreads: (file, truth, read, confidence, set)."""
+    tiles = []
+    for file, truth, read, conf, name in items[:limit]:
+        img = cv2.imread(file)
+        if img is None:
+            continue
+        img = cv2.resize(img, (240, 80), interpolation=cv2.INTER_AREA)
+        tile = np.full((118, 248, 3), 255, np.uint8)
+        tile[4:84, 4:244] = img
+        cv2.putText(tile, f"{name}: {truth}", (4, 98), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 120, 0), 1, cv2.LINE_AA)
+        cv2.putText(tile, f"read {read or '-'}  p={conf:.2f}", (4, 113), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
+                    (0, 0, 200), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    if not tiles:
+        tiles = [np.full((118, 248, 3), 255, np.uint8)]
+        cv2.putText(tiles[0], "no misreads", (40, 60), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1)
+    cols = 4
+    while len(tiles) % cols:
+        tiles.append(np.full_like(tiles[0], 255))
+    sheet = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
+    cv2.imwrite(str(path), sheet)
+
+
+def plate_conf(r) -> float:
+    return float(np.prod(r.char_probs)) if r.char_probs else 0.0
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t0 = time.time()
+    if args.threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(args.cache) if args.cache else None
+    source = reader_data.renderer_source()
+    print(f"renderer: {source}; rendering {args.samples} training + {args.val_samples} validation plates "
+          f"({args.workers} processes)", flush=True)
+    train_syn = reader_data.render(args.samples, args.seed, args.workers, cache)
+    val = reader_data.render(args.val_samples, VAL_SEED_OFFSET + args.seed, args.workers, cache)
+    t_render = time.time() - t0
+    ar_train, ar_held = reader_data.plates_ar("train"), reader_data.plates_ar("heldout")
+    us = reader_data.plates_us_dev(limit=args.us_limit)
+    parts = [train_syn] + ([ar_train] * args.ar_repeat if ar_train is not None and args.ar_repeat else [])
+    train = reader_data.concat(parts, " + ".join(
+        [train_syn.description] + ([f"{ar_train.description} x{args.ar_repeat}"] if len(parts) > 1 else [])))
+    print(f"training data: {len(train)} plates = {train.description} ({t_render:.0f}s to render/load)", flush=True)
+
+    import keras
+    import tensorflow as tf
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(args.seed)
+    model = rm.build(args.arch)
+    steps = -(-len(train) // args.batch_size)
+    sched = keras.optimizers.schedules.CosineDecay(args.lr, steps * args.epochs, alpha=0.01)
+    model.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=5.0), loss=rm.ctc_rows_loss)
+    rng = np.random.default_rng(args.seed)
+    probe = train_syn.take(rng.permutation(len(train_syn))[:min(1000, len(train_syn))])
+    val_probe = val.take(np.arange(min(1000, len(val))))   # per-epoch exact text; the whole set at the end
+    progress = make_callbacks(model, val_probe, probe, args.epochs, steps, args.batch_size, t0)
+    print(f"model {model.name}: {model.count_params():,} params, {rm.count_macs(model) / 1e6:.0f} M MAC per plate; "
+          f"{args.epochs} epochs x {steps} steps of {args.batch_size}", flush=True)
+    t_fit = time.time()
+    hist = model.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, not args.no_augment),
+                     validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
+                     epochs=args.epochs, callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
+                     verbose=1 if sys.stdout.isatty() else 2)
+    t_fit = time.time() - t_fit
+    if progress.best_weights is not None:
+        model.set_weights(progress.best_weights)
+    model.save(out / "model.keras")
+
+    # ---- float on the synthetic validation set, then the int8 export
+    val_f = decode(keras_probs(model, val.x))
+    calib = train_syn.x[rng.permutation(len(train_syn))[:min(500, len(train_syn))]]
+    model_id = f"reader-{args.arch}-int8-{datetime.date.today():%Y%m%d}"
+    tfl = out / "model.tflite"
+    t_exp = time.time()
+    meta = export_int8(model, calib, tfl, model_id, args.arch, train.description)
+    rec = PlateRecogniser.load(tfl, threads=1)
+    val_q = decode(recogniser_probs(rec, val.x))
+    t_exp = time.time() - t_exp
+
+    report = {"model_id": model_id, "arch": args.arch, "params": model.count_params(),
+              "mac_per_plate": rm.count_macs(model), "tflite_bytes": tfl.stat().st_size,
+              "renderer": source, "train_plates": len(train), "training_data": train.description,
+              "epochs": args.epochs, "best_epoch": progress.best_epoch + 1, "seed": args.seed,
+              "batch_size": args.batch_size, "lr": args.lr, "augment": not args.no_augment,
+              "seconds": {"render_or_load": round(t_render, 1), "train": round(t_fit, 1),
+                          "export": round(t_exp, 1)},
+              "train_ms_per_sample_epoch": round(1000 * t_fit / max(1, len(train) * args.epochs), 3),
+              "metadata": meta}
+    syn = {"plates": len(val), "exact_float": round(exact(val_f, val.texts), 5),
+           "exact_int8": round(exact(val_q, val.texts), 5),
+           "int8_float_agreement": round(float(np.mean([a.text == b.text for a, b in zip(val_f, val_q)])), 5),
+           "per_group_int8": {}, "errors_int8": error_kinds(val.texts, val_q)}
+    for g in sorted(set(val.groups)):
+        idx = [i for i, gg in enumerate(val.groups) if gg == g]
+        syn["per_group_int8"][g] = {"plates": len(idx),
+                                    "exact": round(exact([val_q[i] for i in idx], [val.texts[i] for i in idx]), 5)}
+    two = [i for i, r in enumerate(val.row_texts) if len(r) > 1]
+    if two:
+        syn["two_row_exact_int8"] = round(exact([val_q[i] for i in two], [val.texts[i] for i in two]), 5)
+        syn["two_row_plates"] = len(two)
+    report["synthetic_val"] = syn
+
+    misreads = []
+    for name, ds in (("plates-ar heldout", ar_held), ("plates-us-dev", us)):
+        if ds is None or not len(ds):
+            continue
+        q = decode(recogniser_probs(rec, ds.x))
+        f = decode(keras_probs(model, ds.x))
+        report[name] = {"plates": len(ds), "exact_int8": round(exact(q, ds.texts), 5),
+                        "exact_float": round(exact(f, ds.texts), 5),
+                        "exact_int8_O=0": round(float(np.mean([r.text.replace("O", "0") == t.replace("O", "0")
+                                                               for r, t in zip(q, ds.texts)])), 5),
+                        "errors_int8": error_kinds(ds.texts, q)}
+        if name == "plates-us-dev" and args.us_limit:
+            report[name]["note"] = f"first {args.us_limit} crops only"
+        misreads += [(ds.files[i], ds.texts[i], r.text, plate_conf(r), name.split()[0])
+                     for i, r in enumerate(q) if r.text != ds.texts[i]]
+    misreads.sort(key=lambda m: -m[3])
+    misread_sheet(misreads, out / "misreads.png")
+    crops = [cv2.imread(f) for f in (ar_held.files[:20] if ar_held is not None else [])] or \
+        [cv2.cvtColor(v, cv2.COLOR_GRAY2BGR) for v in val.x[:20]]
+    report["latency"] = latency_ms(tfl, crops, repeats=50 if args.quick else 300)
+
+    cm, cm_labels = char_confusion(val.texts, val_q)
+    plots.plot_confusion(cm, cm_labels, out / "confusion.png")
+    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    plots.plot_curves(history, out / "curves.png")
+    report["history"] = {k: [round(v, 5) for v in vs] for k, vs in history.items()}
+    report["seconds"]["total"] = round(time.time() - t0, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    show = {k: report[k] for k in ("synthetic_val", "plates-ar heldout", "plates-us-dev", "latency",
+                                   "tflite_bytes", "train_ms_per_sample_epoch", "seconds") if k in report}
+    print(json.dumps(show, indent=2))
+    print(f"done in {(time.time() - t0) / 60:.1f} min -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

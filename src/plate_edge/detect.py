@@ -1,0 +1,238 @@
+"""Learned plate detector: one int8 TFLite invoke per frame finds every plate (no TensorFlow here).
+
+The model (trained and exported by `python -m convert.train_detector`) is CenterNet-like and
+anchor-free. It takes the grayscale frame letterboxed into a fixed input (scaled to fit, top-left,
+the rest zero) and predicts, on a grid of `stride` input pixels:
+
+- `heatmap` (1 channel, sigmoid): how likely a plate centre falls in each cell;
+- `regression` (12 channels): centre offset inside the cell (dx, dy, 0..1), log of the box size
+  in cells (log w, log h), and the plate's 4 corners, clockwise from top-left, relative to the
+  centre in units of the box size ((x - cx) / w, (y - cy) / h), which give a quadrilateral.
+
+Decoding: cells that are a local maximum of the heatmap (3x3 max-pool equality) above the score
+threshold, greedy non-maximum suppression on their boxes, the best `max_plates`. Everything the
+decoder needs (input size, stride, threshold, output layout) is in the model's "plate_edge"
+metadata entry. `rectify` warps a detected quadrilateral to an upright crop for the reader.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .classify import ModelError, load_interpreter_class, read_metadata
+from .types import Box
+
+REG_CHANNELS = ("dx", "dy", "log_w", "log_h",
+                "q0x", "q0y", "q1x", "q1y", "q2x", "q2y", "q3x", "q3y")
+MODEL_KIND = "plate_detector"
+
+
+@dataclass
+class DetectorConfig:
+    model: str = ""                  # .tflite written by convert.train_detector
+    score_threshold: float | None = None   # None: the model's own (metadata "score_threshold")
+    max_plates: int = 8
+    nms_iou: float = 0.4
+    threads: int = 1
+
+    def validate(self) -> None:
+        if self.score_threshold is not None and not 0.0 < self.score_threshold < 1.0:
+            raise ValueError("score_threshold must be between 0 and 1")
+        if self.max_plates < 1:
+            raise ValueError("max_plates must be at least 1")
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError("nms_iou must be in (0, 1]")
+
+
+@dataclass
+class Detection:
+    box: Box                                  # axis-aligned, frame pixels
+    quad: list[tuple[float, float]]           # 4 corners, clockwise from top-left, frame pixels
+    score: float                              # heatmap peak, 0..1
+
+
+# ---------------------------------------------------------------------- pure decoding
+
+def letterbox(gray: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The frame scaled to fit (h, w), at the top-left of a zero canvas, and its scale."""
+    h, w = gray.shape[:2]
+    H, W = size_hw
+    s = min(W / w, H / h)
+    nw, nh = max(1, min(W, int(round(w * s)))), max(1, min(H, int(round(h * s))))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(gray, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else gray
+    if (nh, nw) == (H, W):
+        return np.ascontiguousarray(small), s
+    canvas = np.zeros((H, W), np.uint8)
+    canvas[:nh, :nw] = small
+    return canvas, s
+
+
+def peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of 3x3 local maxima of a 2-D heatmap at or above threshold."""
+    heat = np.asarray(heat, np.float32)
+    pooled = cv2.dilate(heat, np.ones((3, 3), np.uint8))  # 3x3 max-pool, same size
+    return np.nonzero((heat == pooled) & (heat >= threshold))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Greedy non-maximum suppression on (N, 4) x0, y0, x1, y1 boxes; kept indices, best first."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    areas = np.maximum(0, boxes[:, 2] - boxes[:, 0]) * np.maximum(0, boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        ix = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = ix * iy
+        union = areas[i] + areas[rest] - inter
+        order = rest[inter <= iou * np.maximum(union, 1e-9)]
+    return keep
+
+
+def decode(heat: np.ndarray, reg: np.ndarray, stride: int, threshold: float, max_plates: int = 8,
+           nms_iou: float = 0.4) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Heatmap (h, w) and regression (h, w, 12) -> [(score, box x0 y0 x1 y1, quad (4, 2))] in
+    input pixels, best first."""
+    rows, cols = peaks(heat, threshold)
+    if rows.size == 0:
+        return []
+    r = reg[rows, cols].astype(np.float32)
+    scores = heat[rows, cols].astype(np.float32)
+    cx = (cols + r[:, 0]) * stride
+    cy = (rows + r[:, 1]) * stride
+    w = np.exp(np.clip(r[:, 2], -3, 7)) * stride
+    h = np.exp(np.clip(r[:, 3], -3, 7)) * stride
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    quads = np.stack([cx[:, None] + r[:, 4::2] * w[:, None], cy[:, None] + r[:, 5::2] * h[:, None]], 2)
+    keep = nms(boxes, scores, nms_iou)[:max_plates]
+    return [(float(scores[i]), boxes[i], quads[i]) for i in keep]
+
+
+def order_quad(quad: np.ndarray) -> np.ndarray:
+    """4 points clockwise from top-left (image coordinates, y down)."""
+    q = np.asarray(quad, np.float64).reshape(4, 2)
+    c = q.mean(0)
+    ang = np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0])
+    q = q[np.argsort(ang)]                       # clockwise on screen, starting somewhere
+    start = int(np.argmin(q[:, 0] + q[:, 1]))    # top-left: smallest x + y
+    return np.roll(q, -start, axis=0)
+
+
+def rectify(frame: np.ndarray, quad, out_h: int, out_w: int | None = None,
+            margin: float = 0.1) -> np.ndarray:
+    """Warp the plate quadrilateral (clockwise from top-left) to an upright out_h x out_w crop
+    with `margin` (a fraction of the plate's width and height) kept on every side. out_w None:
+    from the quad's own aspect ratio."""
+    q = order_quad(quad).astype(np.float32)
+    if out_w is None:
+        qw = 0.5 * (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))
+        qh = 0.5 * (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))
+        out_w = max(8, int(round(out_h * qw / max(qh, 1e-6))))
+    pw, ph = out_w / (1 + 2 * margin), out_h / (1 + 2 * margin)
+    mx, my = margin * pw, margin * ph
+    dst = np.float32([[mx, my], [mx + pw, my], [mx + pw, my + ph], [mx, my + ph]])
+    m = cv2.getPerspectiveTransform(q, dst)
+    return cv2.warpPerspective(frame, m, (int(out_w), int(out_h)), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+# ---------------------------------------------------------------------- the device runtime
+
+class PlateDetector:
+    """An int8 TFLite plate detector: `detect(frame)` -> [Detection], best first."""
+
+    def __init__(self, interpreter, meta: dict, path: str, cfg: DetectorConfig | None = None):
+        self.path, self.meta = path, meta
+        self.cfg = cfg or DetectorConfig(model=path)
+        self.input_hw: tuple[int, int] = (int(meta["input_size"][0]), int(meta["input_size"][1]))
+        self.stride = int(meta["stride"])
+        self.threshold = float(self.cfg.score_threshold if self.cfg.score_threshold is not None
+                               else meta.get("score_threshold", 0.3))
+        self.model_id = str(meta.get("model_id", Path(path).stem))
+        self._interp = interpreter
+        inp = interpreter.get_input_details()[0]
+        if tuple(int(v) for v in inp["shape"][1:3]) != self.input_hw:
+            raise ModelError(f"{path}: input shape {list(inp['shape'])} does not match the metadata "
+                             f"input_size {list(self.input_hw)}")
+        self._in_index = inp["index"]
+        norm = meta.get("normalization", {})
+        values = (np.arange(256, dtype=np.float32) - float(norm.get("mean", 0.0))) / float(norm.get("std", 255.0))
+        scale, zero = inp["quantization"]
+        if inp["dtype"] == np.float32 or scale == 0:
+            self._lut = values.astype(inp["dtype"])
+        else:
+            info = np.iinfo(inp["dtype"])
+            self._lut = np.clip(np.round(values / scale + zero), info.min, info.max).astype(inp["dtype"])
+        self._heat = self._reg = None
+        for out in interpreter.get_output_details():
+            ch = int(out["shape"][-1])
+            if ch == 1:
+                self._heat = out
+            elif ch == len(REG_CHANNELS):
+                self._reg = out
+        if self._heat is None or self._reg is None:
+            raise ModelError(f"{path}: expected a 1-channel heatmap and a {len(REG_CHANNELS)}-channel "
+                             "regression output")
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int = 1, cfg: DetectorConfig | None = None) -> "PlateDetector":
+        path = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
+        try:
+            meta = read_metadata(data)
+        except Exception as exc:
+            raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
+        if not meta or meta.get("kind") != MODEL_KIND or "input_size" not in meta or "stride" not in meta:
+            raise ModelError(f"{path}: no plate detector metadata (kind, input_size, stride); export it "
+                             "with `python -m convert.train_detector`")
+        try:
+            interp = load_interpreter_class()(model_content=data, num_threads=max(1, int(threads)))
+            interp.allocate_tensors()
+        except Exception as exc:
+            raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
+        return cls(interp, meta, path, cfg)
+
+    @classmethod
+    def from_config(cls, cfg: DetectorConfig) -> "PlateDetector":
+        cfg.validate()
+        return cls.load(cfg.model, cfg.threads, cfg)
+
+    def raw(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Dequantized heatmap (h, w), regression (h, w, 12) and the letterbox scale of a frame."""
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        canvas, s = letterbox(gray, self.input_hw)
+        self._interp.set_tensor(self._in_index, np.take(self._lut, canvas)[None, :, :, None])
+        self._interp.invoke()
+        return self._get(self._heat)[0, :, :, 0], self._get(self._reg)[0], s
+
+    def _get(self, out: dict) -> np.ndarray:
+        q = self._interp.get_tensor(out["index"])
+        scale, zero = out["quantization"]
+        return q if out["dtype"] == np.float32 or scale == 0 else (q.astype(np.float32) - zero) * scale
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """Plates in a BGR or grayscale frame, best first, at most cfg.max_plates."""
+        heat, reg, s = self.raw(frame)
+        fh, fw = frame.shape[:2]
+        out = []
+        for score, box, quad in decode(heat, reg, self.stride, self.threshold, self.cfg.max_plates,
+                                       self.cfg.nms_iou):
+            x0, y0 = max(0.0, box[0] / s), max(0.0, box[1] / s)
+            x1, y1 = min(float(fw), box[2] / s), min(float(fh), box[3] / s)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            q = order_quad(quad / s)
+            out.append(Detection(box=Box(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))),
+                                 quad=[(float(x), float(y)) for x, y in q], score=score))
+        return out

@@ -1,0 +1,100 @@
+"""The learned plate reader's pipeline: `python -m convert.train_reader --quick` end to end, then the
+exported int8 model's contract as the device (plate_edge.recognise) reads it."""
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from convert import reader_data, reader_model, train_reader  # noqa: E402
+from plate_edge.classify import read_metadata  # noqa: E402
+from plate_edge.recognise import PlateRecogniser, RawReading  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reader")
+    code = train_reader.main(["--quick", "--samples", "600", "--val-samples", "100", "--us-limit", "20",
+                              "--out", str(out), "--seed", "3", "--cache", str(out / "cache")])
+    assert code == 0
+    return out
+
+
+def test_quick_run_writes_model_report_and_plots(run):
+    for name in ("model.keras", "model.tflite", "report.json", "history.csv", "curves.png", "confusion.png",
+                 "misreads.png"):
+        assert (run / name).is_file(), name
+    report = json.loads((run / "report.json").read_text())
+    assert report["tflite_bytes"] <= 1_000_000
+    syn = report["synthetic_val"]
+    assert 0.0 <= syn["exact_int8"] <= 1.0 and 0.0 <= syn["int8_float_agreement"] <= 1.0
+    assert report["latency"]["threads"] == 1 and report["latency"]["recognise_one_plate_ms"] > 0
+
+
+def test_metadata_contract(run):
+    meta = read_metadata((run / "model.tflite").read_bytes())
+    assert meta["decoder"] == "ctc" and meta["output"] == "logits"
+    assert meta["labels"] == list(reader_model.LABELS) and meta["blank_index"] == 0
+    assert meta["num_classes"] == len(meta["labels"]) + 1
+    assert meta["rows"] == 2 and meta["timesteps_per_row"] == 40
+    assert meta["input_size"] == [48, 160] and meta["normalization"] == {"mean": 0.0, "std": 255.0}
+    assert meta["quantization"] == "int8" and meta["model_id"].startswith("reader-")
+
+
+def test_recogniser_loads_and_reads_a_rendered_plate(run):
+    rec = PlateRecogniser.load(run / "model.tflite", threads=1)
+    assert rec.labels == list(reader_model.LABELS) and rec.input_size == (48, 160)
+    assert rec.model_id.startswith("reader-")
+    inp = rec._interp.get_input_details()[0]
+    assert list(inp["shape"][1:]) == [48, 160, 1] and inp["dtype"] == np.int8
+    rng = np.random.default_rng(5)
+    crops = []
+    for _ in range(3):
+        if reader_data.renderer_source() == "worldplates":
+            from convert import worldplates
+            crops.append(worldplates.sample(rng).image)
+        else:
+            crops.append(reader_data.standin_sample(rng)[0])
+    readings = rec.recognise(crops + [crops[0][..., 0]])    # BGR and gray crops
+    assert len(readings) == 4 and all(isinstance(r, RawReading) for r in readings)
+    for r in readings:   # an untrained-ish quick model: only the shape of the answer is checked
+        assert len(r.text) <= 2 * rec.timesteps
+        assert r.probs.shape == (len(r.text), len(rec.labels))
+        assert len(r.positions) == len(r.rows) == len(r.char_probs) == len(r.text)
+        assert all(0.0 <= x0 < x1 <= 1.0 for _, x0, x1 in r.positions)
+    assert rec.recognise([]) == []
+
+
+def test_int8_agrees_with_float_on_logits(run):
+    """The int8 model's per-frame classes agree with the float Keras model's on most frames."""
+    import keras
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    rng = np.random.default_rng(7)
+    x = reader_data.render(20, 123, workers=1, cache=None, progress=False).x
+    rec = PlateRecogniser.load(run / "model.tflite")
+    q = rec.frame_probs(list(x)).argmax(-1)
+    f = model.predict(x[..., None].astype(np.float32) / 255.0, verbose=0).argmax(-1)
+    assert rng is not None and float((q == f).mean()) >= 0.8
+
+
+def test_ctc_rows_loss_prefers_the_right_rows():
+    """Row 0 reads a one-row plate; the same text emitted in row 1 costs more."""
+    lab = reader_model.encode_rows(["AB"])
+    assert lab[0, 0] == 2 and lab[1, 0] == 0
+    k, t = reader_model.NUM_CLASSES, 40
+    good = np.full((1, 2 * t, k), -5.0, np.float32)
+    good[..., 0] = 5.0
+    good[0, 3, reader_model.LABELS.index("A") + 1] = 10.0
+    good[0, 6, reader_model.LABELS.index("B") + 1] = 10.0
+    bad = np.roll(good, t, axis=1)
+    lg = float(reader_model.ctc_rows_loss(lab[None], good)[0])
+    lb = float(reader_model.ctc_rows_loss(lab[None], bad)[0])
+    assert lg < 1.0 < lb
+
+
+def test_align_and_confusion():
+    assert train_reader.align("AB12", "AB12") == [("A", "A"), ("B", "B"), ("1", "1"), ("2", "2")]
+    assert train_reader.align("AB12", "A812") == [("A", "A"), ("B", "8"), ("1", "1"), ("2", "2")]
+    assert ("_", "X") in train_reader.align("AB", "AXB")
+    assert ("B", "_") in train_reader.align("AB", "A")
