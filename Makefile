@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DEVICE_VENV ?= .venv-device
 DEVICE_PY := $(DEVICE_VENV)/bin/python
 
-.PHONY: demo test lint device-test bench models clean
+.PHONY: demo test lint device-test bench models reader-model clean
 
 $(VENV)/.device: pyproject.toml scripts/install-system.sh
 	scripts/install-system.sh
@@ -53,6 +53,9 @@ bench: $(VENV)/.train
 
 models: $(VENV)/.train
 	$(PY) -m convert.build_models
+
+reader-model: $(VENV)/.train
+	$(PY) -m convert.train_reader --ship
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) build *.egg-info src/*.egg-info

@@ -61,26 +61,29 @@ def main(argv=None) -> int:
     _real(args, reader)
     if args.no_synthetic:
         return 0
-    print(f"{'size':>10} {'localize':>14} {'segment':>14} {'classify':>14} {'total':>14} {'cpu':>14} "
-          f"{'cls/plate':>9} {'plates':>6}")
+    # the stages the reader reports (localize/segment/classify, or find/recognise/decode)
+    stages = [k for k in reader.read_frame_timed(np.zeros((64, 64), np.uint8)).timings_s if k != "total"]
+    per_plate_stage = "classify" if "classify" in stages else stages[-2] if len(stages) > 1 else stages[-1]
+    print(f"{'size':>10} " + " ".join(f"{k:>14}" for k in [*stages, "total", "cpu"])
+          + f" {'cls/plate':>9} {'plates':>6}")
     all_patches = []
     for w, h in SIZES:
         frames = [render_scene([random_text(rng), random_text(rng)], rng, size=(w, h)).image
                   for _ in range(args.frames)]
         reader.read_frame(frames[0])  # warm-up
-        t = {k: [] for k in ("localize", "segment", "classify", "total", "cpu")}
+        t: dict[str, list[float]] = {k: [] for k in [*stages, "total", "cpu"]}
         per_plate, plates = [], 0
         for f in frames:
             c0 = time.thread_time()
             result = reader.read_frame_timed(f)
             readings = result.plates
             t["cpu"].append((time.thread_time() - c0) * 1000)
-            for k in ("localize", "segment", "classify", "total"):
-                t[k].append(result.timings_s[k] * 1000)
+            for k in [*stages, "total"]:
+                t[k].append(result.timings_s.get(k, 0.0) * 1000)
             chars, n_plates = _segmented(reader, f)
             all_patches.append(chars)
             if n_plates:
-                per_plate.append(result.timings_s["classify"] * 1000 / n_plates)
+                per_plate.append(result.timings_s.get(per_plate_stage, 0.0) * 1000 / n_plates)
             plates += len(readings)
         cells = " ".join(f"{statistics.median(v):6.2f} ({np.percentile(v, 90):5.2f})" for v in t.values())
         pp = f"{statistics.median(per_plate):9.3f}" if per_plate else "        -"
@@ -158,20 +161,21 @@ def _real(args, reader: Reader) -> None:
         finder.find = counting
     print(f"\nreal photos: {len(photos)} plates-dev scenes per size; one thread; median / p95 ms; "
           f"load average {_load()}")
-    print(f"{'frame':>10} {'localize':>15} {'segment':>15} {'classify':>15} {'total':>15} {'cpu':>15} "
-          f"{'cands':>6} {'reads':>6}")
+    # the stages are whatever the reader reports (localize/segment/classify, or find/recognise/decode)
+    stages = [k for k in reader.read_frame_timed(photos[0][0]).timings_s if k != "total"] + ["total", "cpu"]
+    print(f"{'frame':>10} " + " ".join(f"{k:>15}" for k in stages) + f" {'cands':>6} {'reads':>6}")
     try:
         for label, size in (("native", None), ("1280x720", (1280, 720)), ("1920x1080", (1920, 1080))):
             frames = [_frame_of(img, box, size) for img, box in photos]
             reader.read_frame(frames[0])                      # warm-up
             counts.clear()
-            t: dict[str, list[float]] = {k: [] for k in ("localize", "segment", "classify", "total", "cpu")}
+            t: dict[str, list[float]] = {k: [] for k in stages}
             reads = 0
             for f in frames:
                 c0 = time.thread_time()
                 result = reader.read_frame_timed(f)
                 t["cpu"].append((time.thread_time() - c0) * 1000)
-                for k in ("localize", "segment", "classify", "total"):
+                for k in stages[:-1]:
                     t[k].append(result.timings_s.get(k, 0.0) * 1000)
                 reads += len(result.plates)
             cells = " ".join(f"{statistics.median(v):6.1f} / {np.percentile(v, 95):6.1f}" for v in t.values())

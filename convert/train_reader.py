@@ -1,6 +1,9 @@
 """Train the learned plate reader (CTC over two rows), export it int8 and measure it.
 
-  python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader]
+  python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader] [--ship]
+
+The shipped model (src/plate_edge/models/plate.tflite) is `python -m convert.train_reader --ship`
+with the defaults (`make reader-model`).
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
@@ -32,16 +35,19 @@ from . import plots, reader_data
 from . import reader_model as rm
 
 VAL_SEED_OFFSET = 900_000
+SHIPPED = Path(__file__).resolve().parent.parent / "src" / "plate_edge" / "models"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m convert.train_reader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--samples", type=int, default=60_000, help="rendered training plates")
+    p.add_argument("--samples", type=int, default=80_000, help="rendered training plates")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="runs/reader")
+    p.add_argument("--ship", action="store_true",
+                   help="install the result as the shipped model src/plate_edge/models/plate.tflite")
     p.add_argument("--arch", choices=sorted(rm.ARCHS), default=rm.DEFAULT_ARCH)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam rate (cosine decay to 1%%)")
@@ -352,7 +358,17 @@ def main(argv=None) -> int:
                                    "tflite_bytes", "train_ms_per_sample_epoch", "seconds") if k in report}
     print(json.dumps(show, indent=2))
     print(f"done in {(time.time() - t0) / 60:.1f} min -> {out}")
+    if args.ship:
+        ship(tfl, out / "report.json")
     return 0
+
+
+def ship(model: Path, report: Path) -> None:
+    """Install an exported reader as the package's shipped `plate` model (with its report)."""
+    import shutil
+    shutil.copyfile(model, SHIPPED / "plate.tflite")
+    shutil.copyfile(report, SHIPPED / "plate.report.json")
+    print(f"shipped -> {SHIPPED / 'plate.tflite'}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def test_all_characters_of_a_frame_go_in_one_predict_call():
     assert len(clf.calls) == 1
     assert len(readings) >= 2
     assert clf.calls[0] >= sum(len(r.text) for r in readings)
-    assert set(result.timings_s) == {"localize", "segment", "classify", "total"}
+    assert set(result.timings_s) == {"find", "recognise", "decode", "total"}
 
 
 def test_reading_geometry_is_in_frame_coordinates():

@@ -216,12 +216,6 @@ class Classifier:
         return "".join(self.labels[i] for i in idx), [float(probs[r, i]) for r, i in enumerate(idx)]
 
 
-def load_configured(cfg, override: str | None = None) -> Classifier:
-    """The classifier a Config names (`model.path`, relative to the config file), or `override`."""
-    base = Path(cfg.source_file).parent if cfg.source_file else None
-    return Classifier.load(resolve_model_path(override or cfg.model.path, base), threads=cfg.model.threads)
-
-
 def resolve_model_path(name_or_path: str, base_dir: str | Path | None = None) -> Path:
     """Find a model: the name of a shipped model (`digits`, `alnum`: package data of
     plate_edge.models), or a path (relative to the config file's folder, then the working

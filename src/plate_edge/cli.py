@@ -12,10 +12,10 @@ import numpy as np
 
 from . import __version__
 from .annotate import draw_readings
-from .classify import ModelError, load_configured
+from .classify import ModelError
 from .config import Config, ConfigError, check_resources, config_schema, load_config
 from .logs import setup_logging
-from .reader import Reader
+from .reader import Reader, load_configured
 from .service import run_daemon
 from .types import PlateReading
 

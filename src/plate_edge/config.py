@@ -26,12 +26,12 @@ import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from .camera import CameraConfig
-from .classify import ModelConfig, ModelError, load_configured
+from .classify import ModelConfig, ModelError
 from .formats import PlateFormat
 from .localize import LocalizeConfig
 from .motion import MotionConfig
 from .publish import DiscoveryConfig, MqttConfig, TlsConfig, sanitize_topic_part
-from .reader import ReaderConfig, ReaderOverride
+from .reader import ReaderConfig, ReaderOverride, load_configured
 from .segment import SegmentConfig
 from .settings import Settings, Text
 from .source import GeneratedSourceConfig

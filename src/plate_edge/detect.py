@@ -4,8 +4,9 @@ The model (trained and exported by `python -m convert.train_detector`) is Center
 anchor-free. It takes the grayscale frame letterboxed into a fixed input (scaled to fit, top-left,
 the rest zero) and predicts, on a grid of `stride` input pixels:
 
-- `heatmap` (1 channel, sigmoid): how likely a plate centre falls in each cell;
-- `regression` (12 channels): centre offset inside the cell (dx, dy, 0..1), log of the box size
+- `heatmap` (1 channel, sigmoid): how likely each cell lies in the central region of a plate
+  (trained with every cell of that region positive, FCOS-like, and a Gaussian-softened ring);
+- `regression` (12 channels): the plate centre relative to the cell (dx, dy, in cells), log of the box size
   in cells (log w, log h), and the plate's 4 corners, clockwise from top-left, relative to the
   centre in units of the box size ((x - cx) / w, (y - cy) / h), which give a quadrilateral.
 

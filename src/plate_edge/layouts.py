@@ -10,9 +10,11 @@ vehicles over few strings (ABC1234) beats a rare, permissive one (Polish ABC12D4
 the table (foreign, vanity, special) get a share of the prior too, spread over every string, so
 a reading that needs several doubtful changes to become a layout is kept as it was read.
 
-The table holds current and recent layouts of most countries of Europe and South America, written with
+The table holds current and recent layouts of most countries of Europe, South America and North
+America (the standard serials of the largest US states and Canadian provinces), written with
 L for a letter, N for a digit, [..] for a class and {n,m} for a repeat. Layouts that allow
-almost anything (Austria, the US states, vanity plates) are left out: they would settle nothing.
+almost anything (Austria, the smaller US states' mixed serials, vanity plates) are left out: they
+would settle nothing.
 Configured plate formats (reader.formats) take precedence over these layouts.
 """
 from __future__ import annotations
@@ -72,6 +74,13 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "tr": [("NNL{1,3}N{2,4}", 14)],
     "ua": [("LLNNNNLL", 10)],
     "uy": [("LLLNNNN", 2)],
+    # North America: the standard serials of the largest states and provinces (vanity and
+    # specialty plates fall to the unlisted share). 3 letters + 4 digits: NY, PA, TX, OH, GA, NC,
+    # MI, VA, AZ, WA, MD, MN; California 1ABC234; Illinois AB 12345; New Jersey A12 BCD; Florida
+    # ABC D12 / 123 4AB; Massachusetts 1AB 234; NYC for-hire T123456C.
+    "us": [("LLLNNNN", 100), ("NLLLNNN", 30), ("LLNNNNN", 8), ("LNNLLL", 6), ("LLLLNN", 6),
+           ("NNNNLL", 4), ("NLLNNN", 4), ("NNNLLL", 4), ("LLLNNN", 6), ("TNNNNNNC", 0.1)],
+    "ca": [("LLLLNNN", 9), ("LLLNNN", 4), ("NNNLLL", 3), ("LLNNNL", 3.5), ("LLLNNNN", 3)],
 }
 
 

@@ -12,16 +12,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
-from .classify import Classifier, resolve_model_path
+from .classify import Classifier, read_metadata, resolve_model_path
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LayoutPrior
 from .localize import LocalizeConfig, Localizer
+from .recognise import PlateRecogniser
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
@@ -38,6 +39,14 @@ def _known_layouts(regions: list[str] | None) -> list[str] | None:
     return regions
 
 
+class LearnedConfig(Settings):
+    """The learned reader's stage (`reader.learned`): how a found plate is cut for the model."""
+    crop_margin_x: float = Field(0.06, ge=0, le=1)   # the finder's plate outline grown by this share
+    crop_margin_y: float = Field(0.3, ge=0, le=2)    # of its width (each side) and height (above, below)
+    min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
+    max_chars: int = Field(10, ge=1, le=16)
+
+
 class ReaderConfig(Settings):
     """Reading settings (`reader`): what makes a reading, and the stages' own settings."""
     min_confidence: Confidence = 0.5       # plate readings below this are dropped
@@ -48,6 +57,7 @@ class ReaderConfig(Settings):
     max_frame_side: int = Field(4096, ge=64, le=16384)  # larger frames are downscaled to this (longer side)
     localize: LocalizeConfig = Field(default_factory=LocalizeConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    learned: LearnedConfig = Field(default_factory=LearnedConfig)
 
     _layouts = field_validator("layouts")(_known_layouts)
 
@@ -82,27 +92,35 @@ class FrameResult:
 
 
 class Reader:
-    """Reads plates with a character classifier (see classify.Classifier); the package's public
-    face is PlateReader (this class): PlateReader.from_model("alnum").read(image)."""
+    """Reads plates: find -> recognise -> decode, each a swappable stage. The recogniser is the
+    model's: a learned whole-plate reader (recognise.PlateRecogniser, `decoder: ctc` in its
+    metadata) or the classic segmenter + character classifier (classify.Classifier). The
+    package's public face is PlateReader (this class): PlateReader.from_model("plate").read(image)."""
 
-    def __init__(self, cfg: ReaderConfig, classifier):
+    def __init__(self, cfg: ReaderConfig, model: Classifier | PlateRecogniser):
         self.cfg = cfg
-        self.classifier = classifier
+        self.model = model
         self.localizer = Localizer(cfg.localize)
-        self.formats = FormatSet(cfg.formats, classifier.labels)
-        self.layouts = LayoutPrior(cfg.layouts, classifier.labels)
+        self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned) if isinstance(model, PlateRecogniser)
+                                       else SegmentingRecogniser(model, cfg, self.localizer))
+        self.formats = FormatSet(cfg.formats, model.labels)
+        self.layouts = LayoutPrior(cfg.layouts, model.labels)
+
+    @property
+    def classifier(self) -> Classifier | PlateRecogniser:
+        return self.model
 
     def with_config(self, cfg: ReaderConfig) -> Reader:
-        """A reader with other settings sharing this one's classifier (per-camera overrides)."""
-        return self if cfg == self.cfg else Reader(cfg, self.classifier)
+        """A reader with other settings sharing this one's model (per-camera overrides)."""
+        return self if cfg == self.cfg else Reader(cfg, self.model)
 
     @classmethod
-    def from_model(cls, name_or_path: str | Path = "digits", config: ReaderConfig | None = None,
+    def from_model(cls, name_or_path: str | Path = "plate", config: ReaderConfig | None = None,
                    threads: int = 1) -> Reader:
-        """A reader with a shipped model (`digits`, `alnum`) or a .tflite file exported by
-        convert.export, and reading settings (default: ReaderConfig())."""
-        path = resolve_model_path(str(name_or_path))
-        return cls(config or ReaderConfig(), Classifier.load(path, threads=threads))
+        """A reader with a shipped model (`plate`: the learned reader; `digits`, `alnum`: character
+        classifiers) or a .tflite file exported by convert/, and reading settings (default:
+        ReaderConfig())."""
+        return cls(config or ReaderConfig(), load_model(resolve_model_path(str(name_or_path)), threads))
 
     def read(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> list[PlateReading]:
         """Plates in a full frame (BGR, BGRA or grayscale), best first; same as read_frame."""
@@ -126,24 +144,87 @@ class Reader:
 
     def read_crop_timed(self, image: np.ndarray) -> FrameResult:
         """read_crop, with the time each stage took: at most one plate."""
-        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
-        result = self._read(image, lambda gray, scale: self.localizer.crop_candidates(gray))
+        result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), whole=True)
         del result.plates[1:]
         return result
 
-    def _read(self, image: np.ndarray, find_plates: PlateFinder) -> FrameResult:
-        """The pipeline: plates -> characters -> one batched classification -> readings."""
+    def _read(self, image: np.ndarray, find_plates: PlateFinder, whole: bool = False) -> FrameResult:
+        """The pipeline: find -> recognise -> decode (`whole`: the image is the plate)."""
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
         plates = find_plates(gray, scale) if gray is not None else []
         t1 = time.perf_counter()
-        chars = self._characters(plates, image, 1.0 / scale)
+        chars = self.recogniser.recognise(image, plates, 1.0 / scale, whole)
         t2 = time.perf_counter()
-        readings = self._classify(plates, chars, 1.0 / scale)
+        readings = [r for p, c in zip(plates, chars) if c is not None
+                    for r in [self._decode(p, c, 1.0 / scale)] if r is not None]
+        readings.sort(key=lambda r: -r.confidence)
         t3 = time.perf_counter()
-        return FrameResult(readings, {"localize": t1 - t0, "segment": t2 - t1, "classify": t3 - t2,
+        return FrameResult(readings, {"find": t1 - t0, "recognise": t2 - t1, "decode": t3 - t2,
                                       "total": t3 - t0})
 
+    def _decode(self, plate: PlateCandidate, chars: PlateChars, unscale: float) -> PlateReading | None:
+        """Text from the per-character probabilities: a configured format, else the layout prior
+        over the letter/digit groups' reading; None below the confidence settings."""
+        cfg, probs = self.cfg, chars.probs
+        dec = self.formats.decode(probs)
+        if self.formats and dec.format is None and cfg.reject_unmatched:
+            return None
+        if dec.format is None:
+            dec = self.layouts.decode(probs, settle_group_types(probs, self.model.labels, chars.groups))
+        conf = float(np.exp(np.mean(np.log(np.clip(np.asarray(dec.char_probs) * chars.presence, 1e-9, 1.0)))))
+        if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
+            return None
+        top = np.argsort(-probs, axis=1)[:, :3]
+        labels = self.model.labels
+        alternatives = [[(labels[j], row[j]) for j in best] for best, row in zip(top.tolist(), probs.tolist())]
+        return PlateReading(
+            text=dec.text, confidence=conf, char_confidences=dec.char_probs,
+            box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
+            char_boxes=chars.boxes, model_id=self.model.model_id, format=dec.format, layout=dec.layout,
+            alternatives=alternatives)
+
+
+@dataclass
+class PlateChars:
+    """What a recogniser read on one plate: each character's probabilities over the model's labels,
+    its box in frame coordinates, and the letter/digit groups (indices) the decoder may settle."""
+    probs: np.ndarray
+    boxes: list[Box]
+    groups: list[list[int]]
+    presence: np.ndarray | float = 1.0    # how sure the model is each character is there at all
+
+
+class Recogniser(Protocol):
+    """The recognise stage: plate candidates -> characters (None: nothing readable)."""
+    def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]: ...
+    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+                  whole: bool = False) -> list[PlateChars | None]: ...
+
+
+class SegmentingRecogniser:
+    """The classic stage: hand-written segmentation of each plate crop, then one batched call of a
+    character classifier for every character of the frame (in colour frames without a leading EU
+    band: its blue gives it away)."""
+
+    def __init__(self, classifier: Classifier, cfg: ReaderConfig, localizer: Localizer):
+        self.classifier, self.cfg, self.localizer = classifier, cfg, localizer
+
+    def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
+        # one candidate, or one per polarity when that is in doubt: the more confident reading wins
+        return self.localizer.crop_candidates(gray)
+
+    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+                  whole: bool = False) -> list[PlateChars | None]:
+        chars = self._characters(plates, image, unscale)
+        probs = self.classifier.predict([c.patch for cs in chars for c in cs])
+        out: list[PlateChars | None] = []
+        start = 0
+        for plate, cs in zip(plates, chars):
+            p, start = probs[start:start + len(cs)], start + len(cs)
+            boxes = [_scale_box(b, unscale) for b in _to_frame([c.box for c in cs], plate.to_frame)]
+            out.append(PlateChars(p, boxes, char_groups(cs)) if cs else None)
+        return out
 
     def _characters(self, plates: list[PlateCandidate], image: np.ndarray, unscale: float) -> list[list[CharCrop]]:
         """Each plate's characters; in colour frames, without an EU band taken for a character."""
@@ -158,41 +239,86 @@ class Reader:
             out.append(chars)
         return out
 
-    def _classify(self, plates: list[PlateCandidate], chars: list[list[CharCrop]],
-                  unscale: float) -> list[PlateReading]:
-        """One predict() for all characters of all plates, then per-plate decoding and filtering."""
-        probs = self.classifier.predict([c.patch for cs in chars for c in cs])
-        readings, start = [], 0
-        for plate, cs in zip(plates, chars):
-            p, start = probs[start:start + len(cs)], start + len(cs)
-            if not cs:
-                continue
-            reading = self._reading(plate, cs, p, unscale)
-            if reading is not None:
-                readings.append(reading)
-        readings.sort(key=lambda r: -r.confidence)
-        return readings
 
-    def _reading(self, plate: PlateCandidate, chars: list[CharCrop], probs: np.ndarray,
-                 unscale: float) -> PlateReading | None:
-        cfg = self.cfg
-        dec = self.formats.decode(probs)
-        if self.formats and dec.format is None and cfg.reject_unmatched:
-            return None
-        if dec.format is None:
-            dec = self.layouts.decode(probs, settle_group_types(probs, self.classifier.labels, char_groups(chars)))
-        conf = float(np.exp(np.mean(np.log(np.clip(dec.char_probs, 1e-9, 1.0)))))
-        if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
-            return None
-        top = np.argsort(-probs, axis=1)[:, :3]
-        labels = self.classifier.labels
-        alternatives = [[(labels[j], row[j]) for j in best] for best, row in zip(top.tolist(), probs.tolist())]
-        return PlateReading(
-            text=dec.text, confidence=conf, char_confidences=dec.char_probs,
-            box=_scale_box(plate.box, unscale), polygon=[(x * unscale, y * unscale) for x, y in plate.polygon],
-            char_boxes=[_scale_box(b, unscale) for b in _to_frame([c.box for c in chars], plate.to_frame)],
-            model_id=self.classifier.model_id, format=dec.format, layout=dec.layout,
-            alternatives=alternatives)
+class LearnedRecogniser:
+    """The learned stage: each plate's quadrilateral, grown by the crop margins, is warped straight
+    to the model's input and read whole (recognise.PlateRecogniser): characters, their count,
+    rows and positions all come from the model."""
+
+    def __init__(self, model: PlateRecogniser, cfg: LearnedConfig):
+        self.model, self.cfg = model, cfg
+
+    def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
+        # the image is the plate: read it whole, as the model was trained
+        h, w = gray.shape[:2]
+        quad = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
+        return [PlateCandidate(box=Box(0, 0, w, h), polygon=quad, crop=gray, score=1.0)]
+
+    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+                  whole: bool = False) -> list[PlateChars | None]:
+        if not plates:
+            return []
+        in_h, in_w = self.model.input_size
+        crops, warps = [], []
+        for p in plates:
+            quad = np.array(p.polygon, np.float64) * unscale
+            if not whole:
+                quad = grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y)
+            dst = np.array([(0, 0), (in_w, 0), (in_w, in_h), (0, in_h)], np.float64)
+            m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst.astype(np.float32))
+            crops.append(cv2.warpPerspective(image, m, (in_w, in_h), flags=cv2.INTER_AREA
+                                             if _shrinks(quad, in_w, in_h) else cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_REPLICATE))
+            warps.append(np.linalg.inv(m))
+        out: list[PlateChars | None] = []
+        for raw, back in zip(self.model.recognise(crops), warps):
+            if not self.cfg.min_chars <= len(raw.text) <= self.cfg.max_chars:
+                out.append(None)
+                continue
+            boxes = [_box_to_frame(b, back) for b in raw.boxes(in_w, in_h)]
+            presence = np.asarray(raw.char_probs) / np.maximum(raw.probs.max(axis=1), 1e-9)
+            out.append(PlateChars(raw.probs, boxes, [[i] for i in range(len(raw.text))],
+                                  np.clip(presence, 0.0, 1.0)))
+        return out
+
+
+def grow_quad(quad: np.ndarray, mx: float, my: float) -> np.ndarray:
+    """A quadrilateral (clockwise from top-left) grown by mx of its width on the left and right
+    and my of its height above and below, along its own sides."""
+    tl, tr, br, bl = quad
+    right, down = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
+    dx, dy = right * mx, down * my
+    return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy])
+
+
+def _shrinks(quad: np.ndarray, w: int, h: int) -> bool:
+    return float(np.linalg.norm(quad[1] - quad[0])) > w and float(np.linalg.norm(quad[3] - quad[0])) > h
+
+
+def _box_to_frame(box: tuple[int, int, int, int], back: np.ndarray) -> Box:
+    x, y, w, h = box
+    pts = cv2.perspectiveTransform(np.array([[(x, y), (x + w, y), (x, y + h), (x + w, y + h)]], np.float64), back)[0]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return Box(int(round(lo[0])), int(round(lo[1])), int(round(hi[0] - lo[0])), int(round(hi[1] - lo[1])))
+
+
+def load_model(path: str | Path, threads: int = 1) -> Classifier | PlateRecogniser:
+    """The model file as the stage its metadata names: a learned plate reader (`decoder: ctc`) or a
+    character classifier."""
+    try:
+        head = Path(path).read_bytes()
+        meta = read_metadata(head) if head[4:8] == b"TFL3" else None
+    except Exception:
+        meta = None     # Classifier.load reports what is wrong with the file
+    if meta and meta.get("decoder") == "ctc":
+        return PlateRecogniser.load(path, threads=threads)
+    return Classifier.load(path, threads=threads)
+
+
+def load_configured(cfg, override: str | None = None) -> Classifier | PlateRecogniser:
+    """The model of a configuration (`model.path`, relative to the config file's folder)."""
+    base = Path(cfg.source_file).parent if cfg.source_file else None
+    return load_model(resolve_model_path(override or cfg.model.path, base), threads=cfg.model.threads)
 
 
 def band_blobs(shares: list[float], most: int = 2) -> int:

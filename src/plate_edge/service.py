@@ -27,13 +27,13 @@ import psutil
 
 from . import malloc
 from .camera import CameraWorker, Frame
-from .classify import ModelError, load_configured
+from .classify import ModelError
 from .config import CameraConfig, Config, ConfigError, check_resources, load_config, model_error
 from .logs import setup_logging
 from .motion import MotionGate, gate_for_camera
 from .notify import SystemdNotifier
 from .publish import Publisher, install_node_id, sanitize_topic_part
-from .reader import FrameResult, Reader, Zone
+from .reader import FrameResult, Reader, Zone, load_configured
 from .spool import Spool
 from .track import KnownPlates, PlateEvent, Tracker
 from .types import Box, PlateReading

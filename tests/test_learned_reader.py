@@ -1,0 +1,123 @@
+"""The reader with the learned whole-plate model: find -> recognise -> decode, with a stand-in model
+for the geometry and decoding on known probability tables, and the shipped model on rendered plates."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from plate_edge import PlateReader
+from plate_edge.classify import shipped_model
+from plate_edge.formats import PlateFormat
+from plate_edge.reader import LearnedRecogniser, ReaderConfig, grow_quad
+from plate_edge.recognise import PlateRecogniser, RawReading
+
+LABELS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class TableModel(PlateRecogniser):
+    """A PlateRecogniser that returns fixed per-character probability tables instead of running a
+    network; it records the crops it is given."""
+
+    def __init__(self, tables: list[np.ndarray]):
+        self.labels, self.input_size, self.model_id = LABELS, (48, 160), "table"
+        self.tables, self.crops = tables, []
+
+    def recognise(self, crops):
+        self.crops += crops
+        out = []
+        for probs in self.tables[:len(crops)]:
+            n = len(probs)
+            idx = probs.argmax(axis=1)
+            out.append(RawReading(text="".join(LABELS[i] for i in idx), probs=probs,
+                                  char_probs=[float(probs[i, j]) for i, j in enumerate(idx)],
+                                  positions=[(0, i / n, (i + 1) / n) for i in range(n)], rows=[0] * n))
+        return out
+
+
+def table(text: str, doubt: dict[int, tuple[str, float]] | None = None) -> np.ndarray:
+    """Probabilities reading `text`; doubt {position: (other label, its share)} splits a position."""
+    p = np.full((len(text), len(LABELS)), 0.002, np.float32)
+    for i, ch in enumerate(text):
+        p[i, LABELS.index(ch)] = 1.0
+        if doubt and i in doubt:
+            other, share = doubt[i]
+            p[i, LABELS.index(ch)], p[i, LABELS.index(other)] = 1.0 - share, share
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_grow_quad_grows_along_the_plate_sides():
+    quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)
+    grown = grow_quad(quad, 0.1, 0.25)
+    np.testing.assert_allclose(grown, [(0, 10), (120, 10), (120, 70), (0, 70)])
+
+
+def test_crop_is_read_whole_and_boxes_map_back_to_the_image():
+    model = TableModel([table("ABC1234")])
+    reader = PlateReader(ReaderConfig(layouts=[]), model)
+    assert isinstance(reader.recogniser, LearnedRecogniser)
+    image = np.full((60, 210, 3), 200, np.uint8)
+    r = reader.read_crop(image)
+    assert r is not None and r.text == "ABC1234"
+    assert model.crops[0].shape[:2] == (48, 160)          # the whole image, warped to the input
+    assert len(r.char_boxes) == 7
+    xs = [b.x for b in r.char_boxes]
+    assert xs == sorted(xs) and xs[0] == 0 and r.char_boxes[-1].x + r.char_boxes[-1].w == pytest.approx(210, abs=2)
+    assert all(b.y == 0 and b.h == pytest.approx(60, abs=1) for b in r.char_boxes)
+
+
+def test_layout_prior_settles_a_look_alike_the_model_doubts():
+    # the third character reads 0 a little more than O: a New York serial ABC1234 makes it O
+    doubted = table("AB01234", {2: ("O", 0.45)})
+    us = PlateReader(ReaderConfig(layouts=["us"]), TableModel([doubted]))
+    assert us.read_crop(np.zeros((50, 100), np.uint8)).text == "ABO1234"
+    free = PlateReader(ReaderConfig(layouts=[]), TableModel([doubted]))
+    assert free.read_crop(np.zeros((50, 100), np.uint8)).text == "AB01234"
+
+
+def test_a_format_decides_over_the_model_probabilities():
+    doubted = table("1BC1234", {0: ("I", 0.3)})
+    fmt = PlateFormat(name="ny", pattern="^[A-Z]{3}[0-9]{4}$")
+    r = PlateReader(ReaderConfig(formats=[fmt], layouts=[]), TableModel([doubted])).read_crop(
+        np.zeros((50, 100), np.uint8))
+    assert r.text == "IBC1234" and r.format == "ny"
+
+
+def test_too_few_characters_and_low_confidence_give_no_reading():
+    blank = np.zeros((50, 100), np.uint8)
+    assert PlateReader(ReaderConfig(), TableModel([table("A")])).read_crop(blank) is None
+    unsure = table("AB1234", {i: ("Z", 0.6) for i in range(6)})
+    unsure[:, :] = 1.0 / len(LABELS)
+    assert PlateReader(ReaderConfig(), TableModel([unsure])).read_crop(blank) is None
+
+
+# ------------------------------------------------------------------ the shipped model
+
+needs_model = pytest.mark.skipif(shipped_model("plate") is None, reason="no shipped plate model")
+
+
+@needs_model
+@pytest.mark.parametrize("group", ["us", "eu", "gb", "br", "ar", "ca"])
+def test_shipped_model_reads_rendered_plates_of_each_region(group):
+    worldplates = pytest.importorskip("convert.worldplates")     # needs Pillow (the sim extra)
+    reader = PlateReader.from_model("plate", ReaderConfig(layouts=[]))
+    regions = [r for r in worldplates.REGIONS if worldplates.region_group(r) == group]
+    rng = np.random.default_rng(4242)
+    samples = [worldplates.sample(rng, regions[i % len(regions)]) for i in range(24)]
+    read = [reader.read_crop(s.image) for s in samples]
+    exact = sum(r is not None and r.text == s.text for r, s in zip(read, samples))
+    assert exact >= 0.75 * len(samples), [(s.text, r.text if r else None) for r, s in zip(read, samples)]
+
+
+@needs_model
+def test_shipped_model_reads_two_row_plates_in_reading_order():
+    worldplates = pytest.importorskip("convert.worldplates")
+    reader = PlateReader.from_model("plate", ReaderConfig(layouts=[]))
+    rng = np.random.default_rng(77)
+    two_row = []
+    while len(two_row) < 12:
+        s = worldplates.sample(rng)
+        if max(s.rows) == 1:
+            two_row.append(s)
+    read = [reader.read_crop(s.image) for s in two_row]
+    exact = sum(r is not None and r.text == s.text for r, s in zip(read, two_row))
+    assert exact >= len(two_row) // 2, [(s.text, r.text if r else None) for r, s in zip(read, two_row)]
