@@ -77,7 +77,7 @@ def load_sets(names: list[str]) -> dict[str, list[tuple[Path, list[tuple]]]]:
 
 def run_finder(find, images: list[tuple[Path, list]], resize: bool) -> tuple[list, list[float]]:
     dets, times = [], []
-    for path, gts in images:
+    for path, _gts in images:
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         fx = fy = 1.0
         if resize:
@@ -143,7 +143,8 @@ def main(argv=None) -> int:
             v.pop("_dets", None)
         results[set_name] = {"frames": len(images), **per}
 
-    print(f"\n{'set':<34}{'finder':<11}{'recall':>14}{'FP/frame':>10}{'ms native med/p95':>20}{'ms 1280x720 med/p95':>22}")
+    print(f"\n{'set':<34}{'finder':<11}{'recall':>14}{'FP/frame':>10}"
+          f"{'ms native med/p95':>20}{'ms 1280x720 med/p95':>22}")
     for set_name, per in results.items():
         for fname in ("detector", "localizer", "either"):
             r = per.get(fname)

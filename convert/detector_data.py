@@ -74,7 +74,8 @@ def load_openimages(split: str, root: Path = BOXES) -> list[Scene]:
                 x, y, w, h = (float(r[k]) for k in "xywh")
                 lst.append((x, y, x + w, y + h))
     files = sorted(set(boxes) | {f"{split}/{p.name}" for p in (root / "openimages" / split).glob("*.jpg")})
-    return [Scene(name, _read_gray(root / "openimages" / name), np.array(boxes.get(name, []), np.float32).reshape(-1, 4))
+    return [Scene(name, _read_gray(root / "openimages" / name),
+                  np.array(boxes.get(name, []), np.float32).reshape(-1, 4))
             for name in files]
 
 
@@ -259,7 +260,8 @@ def make_sample(rng: np.random.Generator, scene: Scene, pool: list[np.ndarray], 
             for b in ignore:
                 x0, y0, x1, y1 = (int(v) for v in (max(0, b[0]), max(0, b[1]), min(ow, b[2] + 1), min(oh, b[3] + 1)))
                 if x1 > x0 and y1 > y0:
-                    img[y0:y1, x0:x1] = cv2.blur(img[y0:y1, x0:x1], (max(3, (x1 - x0) // 2) | 1, max(3, (y1 - y0) // 2) | 1))
+                    k = (max(3, (x1 - x0) // 2) | 1, max(3, (y1 - y0) // 2) | 1)
+                    img[y0:y1, x0:x1] = cv2.blur(img[y0:y1, x0:x1], k)
     if augment and pool:
         k = int(rng.choice(len(cfg.synth_counts), p=np.array(cfg.synth_counts) / sum(cfg.synth_counts)))
         taken = [tuple(b) for b in boxes]

@@ -50,7 +50,7 @@ class PlateSet:
         return np.stack([encode_rows(list(r)) for r in self.row_texts]) if len(self) else \
             np.zeros((0, 2, 13), np.int32)
 
-    def take(self, idx) -> "PlateSet":
+    def take(self, idx) -> PlateSet:
         idx = np.asarray(idx, np.int64)
         return PlateSet(self.x[idx], [self.texts[i] for i in idx], [self.row_texts[i] for i in idx],
                         [self.groups[i] for i in idx], self.description,
@@ -130,7 +130,7 @@ def render(n: int, seed: int, workers: int = 2, cache: Path | None = CACHE, prog
     parts, t0 = [], time.time()
     ctx = mp.get_context("fork")
     with ctx.Pool(max(1, workers)) as pool:
-        for k, part in enumerate(pool.imap(_render_chunk, jobs)):
+        for _k, part in enumerate(pool.imap(_render_chunk, jobs)):
             parts.append(part)
             if progress:
                 done = sum(len(p[1]) for p in parts)

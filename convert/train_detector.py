@@ -4,7 +4,8 @@
 
 A CenterNet-style, anchor-free single-shot detector (see plate_edge.detect for the outputs and
 their decoding; every cell of a plate's central region is a positive, FCOS-like: a network this
-small cannot pin one centre cell of a big plate, and dense positives train several times faster) on the grayscale frame letterboxed into 640x352, output stride 4. Trained on
+small cannot pin one centre cell of a big plate, and dense positives train several times faster)
+on the grayscale frame letterboxed into 640x352, output stride 4. Trained on
 256x320 crops of real scenes (plates-boxes: openimages train split, the romania videos other than
 the held-out ones) with rendered plates composited into them (convert.detector_data). Writes to
 --out: model.keras, model.tflite (int8, "plate_edge" metadata: kind, input_size, stride,
@@ -103,7 +104,6 @@ def build(width: float = 1.0, input_hw=(None, None)):
 
 
 def make_loss(box_weight: float = 1.0):
-    import keras
     from keras import ops
 
     def loss(y_true, y_pred):
@@ -132,7 +132,9 @@ def make_loss(box_weight: float = 1.0):
 def export_tflite(infer_model, calib: np.ndarray, input_hw, width: float = 1.0) -> bytes:
     """int8 full-integer TFLite (int8 input and outputs) with the fixed device input size."""
     import tempfile
+
     import tensorflow as tf
+
     from .export import _finish
     _, fixed = build(width, tuple(input_hw))
     fixed.set_weights(infer_model.get_weights())
@@ -153,7 +155,7 @@ def metadata(input_hw, stride, threshold, model_id, training_data, report: dict)
                                                 "qNx, qNy: corner minus centre over box w, h"}},
             "quantization": "int8", "training_data": training_data,
             "val_recall": report.get("val_recall"),
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 # ---------------------------------------------------------------------- measuring
@@ -173,7 +175,10 @@ def match(dets: list, gts, hit: float = 0.5, fp_iou: float = 0.3) -> tuple[int, 
     return found, fps
 
 
-def sweep(outputs, boxes: list[np.ndarray], stride: int, thresholds=np.arange(0.1, 0.8, 0.05)) -> list[dict]:
+SWEEP = tuple(round(0.1 + 0.05 * i, 2) for i in range(14))     # score thresholds 0.10 .. 0.75
+
+
+def sweep(outputs, boxes: list[np.ndarray], stride: int, thresholds=SWEEP) -> list[dict]:
     """Recall and false detections per image at each score threshold."""
     rows = []
     n_gt = sum(len(b) for b in boxes)
@@ -185,7 +190,8 @@ def sweep(outputs, boxes: list[np.ndarray], stride: int, thresholds=np.arange(0.
             found, fps = found + f, fps + p
         rec = found / max(1, n_gt)
         prec = found / max(1, found + fps)
-        rows.append({"threshold": round(float(t), 2), "recall": round(rec, 4), "fp_per_image": round(fps / len(boxes), 3),
+        rows.append({"threshold": round(float(t), 2), "recall": round(rec, 4),
+                     "fp_per_image": round(fps / len(boxes), 3),
                      "f1": round(2 * rec * prec / max(1e-9, rec + prec), 4)})
     return rows
 
@@ -239,7 +245,6 @@ def load_data(args, rng, cfg: dd.DataConfig):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import keras
-    import tensorflow as tf
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = args.epochs or (2 if args.quick else 24)
@@ -289,13 +294,15 @@ def main(argv=None) -> int:
         calib.append(img)
     calib = np.stack(calib)
     model_id = args.model_id or f"plate-detector-int8-{datetime.date.today():%Y%m%d}"
-    report = {"arch": ARCH, "init": args.init, "lr": args.lr, "box_weight": args.box_weight, "params": int(train_model.count_params()), "epochs": epochs, "steps_per_epoch": steps,
+    report = {"arch": ARCH, "init": args.init, "lr": args.lr, "box_weight": args.box_weight,
+              "params": int(train_model.count_params()), "epochs": epochs, "steps_per_epoch": steps,
               "batch": args.batch, "seed": args.seed, "quick": args.quick, "train_seconds": round(train_s, 1),
               "training_data": desc, "val_scenes": len(val), "val_sweep_float": sweep_rows,
               "val_recall": best["recall"], "score_threshold": threshold,
               "history": {k: [round(float(v), 5) for v in vals] for k, vals in hist.history.items()}}
-    from .export import add_metadata
     from plate_edge.classify import read_metadata
+
+    from .export import add_metadata
     meta = metadata(cfg.input_hw, cfg.stride, threshold, model_id, desc, report)
     tfl = out / "model.tflite"
     tfl.write_bytes(add_metadata(export_tflite(infer_model, calib, cfg.input_hw, args.width), meta))

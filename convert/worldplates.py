@@ -128,7 +128,7 @@ def _font(name: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fonts(kind: str) -> tuple[str, ...]:
     names = {
         # tall condensed plate faces (NY, NJ, PA, taxi ...)
@@ -152,12 +152,12 @@ def _fonts(kind: str) -> tuple[str, ...]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pil_font(path: str) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, _BASE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cap_metrics(path: str) -> tuple[int, int]:
     """Top and bottom of the ink of 'H' in the raster frame used by _glyph."""
     m = _raster(path, "H")
@@ -165,7 +165,7 @@ def _cap_metrics(path: str) -> tuple[int, int]:
     return int(ys[0]), int(ys[-1]) + 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raster(path: str, ch: str) -> np.ndarray:
     f = _pil_font(path)
     im = Image.new("L", (_BASE * 2, _BASE * 2), 0)
@@ -173,7 +173,7 @@ def _raster(path: str, ch: str) -> np.ndarray:
     return np.asarray(im)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _glyph(path: str, ch: str) -> tuple[np.ndarray | None, float, float, float]:
     """(mask cropped to ink, top relative to cap top, advance, left bearing), all in cap heights."""
     top, bot = _cap_metrics(path)
@@ -213,7 +213,7 @@ def _layout(path: str, text: str, cap: float, xs: float, track: float):
     return out, x - track * cap * xs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cap_px(path: str) -> int:
     t, b = _cap_metrics(path)
     return b - t
@@ -254,7 +254,7 @@ def _text(canvas, rng, path, text, cap, cx, cy, color, xs=1.0, track=0.05, max_w
         s = max_w / w
         items, w = _layout(path, text, cap, xs * s, track)
     x0 = cx - w / 2 if anchor == "c" else cx
-    for ch, m, x, y in items:
+    for _ch, m, x, y in items:
         _blend(canvas, m, x0 + x, cy - cap / 2 + y, color)
     return x0, x0 + w
 

@@ -7,8 +7,18 @@ import numpy as np
 import pytest
 
 from plate_edge.classify import ModelError
-from plate_edge.detect import (REG_CHANNELS, Detection, DetectorConfig, PlateDetector, decode, letterbox,
-                               nms, order_quad, peaks, rectify)
+from plate_edge.detect import (
+    REG_CHANNELS,
+    Detection,
+    DetectorConfig,
+    PlateDetector,
+    decode,
+    letterbox,
+    nms,
+    order_quad,
+    peaks,
+    rectify,
+)
 from plate_edge.sim.synth import random_text, render_plate, render_scene
 from plate_edge.types import Box
 
@@ -98,6 +108,7 @@ def quick_model(tmp_path_factory):
 
 def test_quick_export_meets_contract(quick_model):
     import json
+
     from plate_edge.classify import read_metadata
     path = quick_model / "model.tflite"
     meta = read_metadata(path.read_bytes())

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from convert.worldplates import REGIONS, render_plate, region_group, sample
+from convert.worldplates import REGIONS, region_group, render_plate, sample
 
 GROUPS = ("us", "ca", "eu", "gb", "br", "ar", "other")
 
@@ -70,7 +70,7 @@ def test_plate_boxes_match_glyph_pixels():
     p = render_plate(rng, "eu-de")
     assert len(p.boxes) == len(p.text)
     xs = sorted((b[0], b[2]) for b in p.boxes)
-    for (a0, a1), (b0, b1) in zip(xs, xs[1:]):
+    for (_a0, a1), (b0, _b1) in zip(xs, xs[1:]):
         assert a1 <= b0 + 2   # glyph boxes do not overlap (beyond antialiasing)
 
 

@@ -76,7 +76,8 @@ def peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of 3x3 local maxima of a 2-D heatmap at or above threshold."""
     heat = np.asarray(heat, np.float32)
     pooled = cv2.dilate(heat, np.ones((3, 3), np.uint8))  # 3x3 max-pool, same size
-    return np.nonzero((heat == pooled) & (heat >= threshold))
+    rows, cols = np.nonzero((heat == pooled) & (heat >= threshold))
+    return rows, cols
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
@@ -132,12 +133,12 @@ def rectify(frame: np.ndarray, quad, out_h: int, out_w: int | None = None,
     from the quad's own aspect ratio."""
     q = order_quad(quad).astype(np.float32)
     if out_w is None:
-        qw = 0.5 * (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))
-        qh = 0.5 * (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))
+        qw = 0.5 * float(np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))
+        qh = 0.5 * float(np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))
         out_w = max(8, int(round(out_h * qw / max(qh, 1e-6))))
     pw, ph = out_w / (1 + 2 * margin), out_h / (1 + 2 * margin)
     mx, my = margin * pw, margin * ph
-    dst = np.float32([[mx, my], [mx + pw, my], [mx + pw, my + ph], [mx, my + ph]])
+    dst = np.array([[mx, my], [mx + pw, my], [mx + pw, my + ph], [mx, my + ph]], np.float32)
     m = cv2.getPerspectiveTransform(q, dst)
     return cv2.warpPerspective(frame, m, (int(out_w), int(out_h)), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
@@ -170,7 +171,8 @@ class PlateDetector:
         else:
             info = np.iinfo(inp["dtype"])
             self._lut = np.clip(np.round(values / scale + zero), info.min, info.max).astype(inp["dtype"])
-        self._heat = self._reg = None
+        self._heat: dict | None = None
+        self._reg: dict | None = None
         for out in interpreter.get_output_details():
             ch = int(out["shape"][-1])
             if ch == 1:
@@ -182,7 +184,7 @@ class PlateDetector:
                              "regression output")
 
     @classmethod
-    def load(cls, path: str | Path, threads: int = 1, cfg: DetectorConfig | None = None) -> "PlateDetector":
+    def load(cls, path: str | Path, threads: int = 1, cfg: DetectorConfig | None = None) -> PlateDetector:
         path = str(path)
         try:
             data = Path(path).read_bytes()
@@ -205,7 +207,7 @@ class PlateDetector:
         return cls(interp, meta, path, cfg)
 
     @classmethod
-    def from_config(cls, cfg: DetectorConfig) -> "PlateDetector":
+    def from_config(cls, cfg: DetectorConfig) -> PlateDetector:
         cfg.validate()
         return cls.load(cfg.model, cfg.threads, cfg)
 
@@ -215,6 +217,7 @@ class PlateDetector:
         canvas, s = letterbox(gray, self.input_hw)
         self._interp.set_tensor(self._in_index, np.take(self._lut, canvas)[None, :, :, None])
         self._interp.invoke()
+        assert self._heat is not None and self._reg is not None
         return self._get(self._heat)[0, :, :, 0], self._get(self._reg)[0], s
 
     def _get(self, out: dict) -> np.ndarray:

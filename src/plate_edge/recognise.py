@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classify import METADATA_NAME, ModelError, _input_lut, _Quant, load_interpreter_class, read_metadata
+from .classify import METADATA_NAME, ModelError, _input_lut, _quant, load_interpreter_class, read_metadata
 
 
 @dataclass
@@ -109,7 +109,8 @@ class PlateRecogniser:
         self.path = path
         self.meta = meta
         self.labels: list[str] = [str(x) for x in meta["labels"]]
-        self.input_size: tuple[int, int] = tuple(int(v) for v in meta["input_size"])
+        in_h, in_w = (int(v) for v in meta["input_size"])
+        self.input_size: tuple[int, int] = (in_h, in_w)
         self.model_id: str = str(meta.get("model_id", Path(path).stem))
         self.blank = int(meta.get("blank_index", 0))
         self.rows = int(meta.get("rows", 2))
@@ -121,8 +122,8 @@ class PlateRecogniser:
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_shape = tuple(int(v) for v in inp["shape"][1:])
         self._in_lut = _input_lut(float(norm.get("mean", 0.0)), float(norm.get("std", 255.0)),
-                                  _Quant(*inp["quantization"], np.dtype(inp["dtype"])))
-        self._out_q = _Quant(*out["quantization"], np.dtype(out["dtype"]))
+                                  _quant(inp))
+        self._out_q = _quant(out)
         self._dynamic_batch = inp["shape_signature"][0] == -1
         self._batch = int(inp["shape"][0])
         classes = int(out["shape"][-1])
@@ -134,7 +135,7 @@ class PlateRecogniser:
                              f"{self.rows} x {self.timesteps}")
 
     @classmethod
-    def load(cls, path: str | Path, threads: int = 1) -> "PlateRecogniser":
+    def load(cls, path: str | Path, threads: int = 1) -> PlateRecogniser:
         path = str(path)
         try:
             data = Path(path).read_bytes()
