@@ -12,6 +12,8 @@ Sets (each skipped with a message when its folder is absent):
 - ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
   (every fifth crop, convert.reader_data's split), `ar` all of them.
 - synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
+- demo-digits: digits-only plates of the demo's generator (plate_edge.sim), for the digits
+  default: `--sets demo --models digits,plate:digits,plate`.
 
 For each set and reader: exact; exact when O and 0 count as one (the US and many other plates
 draw them the same); and the misses split into wrong character count, substitutions (right
@@ -35,6 +37,7 @@ import numpy as np  # noqa: E402
 
 from convert.devchars import DEFAULT_ERRATA, load_errata  # noqa: E402
 from plate_edge import PlateReader, load_config  # noqa: E402
+from plate_edge.formats import PlateFormat  # noqa: E402
 from plate_edge.types import Box  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -45,8 +48,9 @@ SCENE_IOU = 0.4
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="plate,alnum", help="comma-separated model names or .tflite paths")
-    ap.add_argument("--sets", default="dev,us,ar,synth", help="comma-separated: dev, us, ar, synth")
+    ap.add_argument("--models", default="plate,alnum",
+                    help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
+    ap.add_argument("--sets", default="dev,us,ar,synth", help="comma-separated: dev, us, ar, synth, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -56,7 +60,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     rcfg = load_config(args.config).reader
-    readers = {m: PlateReader.from_model(m, config=rcfg, threads=1) for m in args.models.split(",")}
+    readers = {m: _reader(m, rcfg) for m in args.models.split(",")}
     data = Path(args.data)
     scores: dict[tuple[str, str], collections.Counter] = collections.defaultdict(collections.Counter)
     times: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
@@ -94,12 +98,42 @@ def main(argv=None) -> int:
         items = list(_labelled_crops(data / "plates-ar", 0))
         crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
         crops("ar", items[:args.limit or None])
+    if "demo" in sets:
+        crops("demo-digits", _demo_digits(args.limit or 300))
     if "synth" in sets:
         crops_by_group = _synthetic(args.synth_per_region)
         for group, items in crops_by_group.items():
             crops(f"synth-{group}", items)
     _report(scores, times, confusions, list(readers))
     return 0
+
+
+def _reader(spec: str, rcfg) -> PlateReader:
+    """A reader for a model spec: NAME or PATH, with `:digits` for decoding restricted to 0-9 (a
+    digits-only plate format)."""
+    name, _, restrict = spec.partition(":")
+    if restrict == "digits":
+        rcfg = rcfg.model_copy(update={"formats": [PlateFormat(name="digits", pattern="^[0-9]{2,10}$")],
+                                       "reject_unmatched": True})
+    return PlateReader.from_model(name, config=rcfg, threads=1)
+
+
+def _demo_digits(n: int):
+    """Digits-only plate crops from the demo's scene generator (plate_edge.sim): 4-8 digits, one
+    or two rows, warped and damaged as in the generated camera."""
+    try:
+        from plate_edge.sim.synth import degrade, random_text, render_plate
+    except ImportError as exc:
+        print(f"accuracy: no scene generator ({exc}); demo set skipped")
+        return
+    rng = np.random.default_rng(SYNTH_SEED)
+    for i in range(n):
+        text = random_text(rng, "D" * int(rng.integers(4, 9)))
+        plate = render_plate(text, rng, rows=2 if rng.random() < 0.15 else 1)
+        image = degrade(plate.image, rng, 0.7)
+        pad = int(0.1 * image.shape[0])
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        yield f"demo-{i}", image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), text
 
 
 def _labelled_crops(folder: Path, limit: int):

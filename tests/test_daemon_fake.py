@@ -71,8 +71,12 @@ def test_events_status_stats_and_clean_stop(tmp_path):
 
 def test_broker_outage_events_spooled_and_delivered_in_order(tmp_path):
     plates = [f"P{i:04d}" for i in range(8)]
-    broker = Broker().start()
+    broker = Broker(persistent=True).start()
     try:
+        # a persistent session subscribed before the outage: the broker queues the events for it
+        # however soon the daemon reconnects after the broker is back
+        Watcher("127.0.0.1", broker.port, ["t/edge/+/plate"], client_id="outage-watch",
+                clean_session=False).start().stop()
         d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: ScriptedReader(plates))
         broker.stop()                       # down from the start: everything goes to the spool
         th, res = start(d)
@@ -81,7 +85,8 @@ def test_broker_outage_events_spooled_and_delivered_in_order(tmp_path):
             time.sleep(0.1)
         assert d.spool.depth() == 8
         broker.start()
-        with Watcher("127.0.0.1", broker.port, ["t/edge/+/plate"]) as w:
+        with Watcher("127.0.0.1", broker.port, ["t/edge/+/plate"], client_id="outage-watch",
+                     clean_session=False) as w:
             got = w.wait_for(lambda m: True, 15, count=8)
         assert [m.json()["plate"] for m in got] == plates
         deadline = time.monotonic() + 5
