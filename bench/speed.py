@@ -31,7 +31,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from plate_edge.charimg import to_batch  # noqa: E402
-from plate_edge.classify import Classifier, resolve_model_path  # noqa: E402
+from plate_edge.classify import Classifier  # noqa: E402
 from plate_edge.motion import MotionConfig, MotionGate  # noqa: E402
 from plate_edge.reader import Reader, ReaderConfig, to_gray  # noqa: E402
 from plate_edge.segment import segment  # noqa: E402
@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synthetic", action="store_true", help="only the real photos and the motion gate")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
-    clf = Classifier.load(resolve_model_path(args.model), threads=1)
-    reader = Reader(ReaderConfig(), clf)
+    reader = Reader.from_model(args.model, ReaderConfig(), threads=1)
+    clf = reader.model
     rng = np.random.default_rng(7)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each; "
@@ -88,7 +88,8 @@ def main(argv=None) -> int:
         cells = " ".join(f"{statistics.median(v):6.2f} ({np.percentile(v, 90):5.2f})" for v in t.values())
         pp = f"{statistics.median(per_plate):9.3f}" if per_plate else "        -"
         print(f"{w:>5}x{h:<4} {cells} {pp} {plates / len(frames):6.2f}")
-    _naive(args, clf, [p for ps in all_patches for p in ps])
+    if isinstance(clf, Classifier):
+        _naive(args, clf, [p for ps in all_patches for p in ps])
     return 0
 
 

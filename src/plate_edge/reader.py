@@ -43,6 +43,9 @@ class LearnedConfig(Settings):
     """The learned reader's stage (`reader.learned`): how a found plate is cut for the model."""
     crop_margin_x: float = Field(0.06, ge=0, le=1)   # the finder's plate outline grown by this share
     crop_margin_y: float = Field(0.3, ge=0, le=2)    # of its width (each side) and height (above, below)
+    look_alike_ratio: float = Field(0.01, gt=0, le=1)  # the layout prior may swap a character for a
+    # look-alike scoring at least this share of the best label (CTC outputs are peaky: the
+    # classifiers' 0.1 would leave the prior almost nothing to settle)
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
     max_chars: int = Field(10, ge=1, le=16)
 
@@ -104,7 +107,9 @@ class Reader:
         self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned) if isinstance(model, PlateRecogniser)
                                        else SegmentingRecogniser(model, cfg, self.localizer))
         self.formats = FormatSet(cfg.formats, model.labels)
-        self.layouts = LayoutPrior(cfg.layouts, model.labels)
+        learned = isinstance(model, PlateRecogniser)
+        self.layouts = (LayoutPrior(cfg.layouts, model.labels, min_ratio=cfg.learned.look_alike_ratio) if learned
+                        else LayoutPrior(cfg.layouts, model.labels))
 
     @property
     def classifier(self) -> Classifier | PlateRecogniser:
