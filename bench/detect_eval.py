@@ -29,19 +29,12 @@ for p in (ROOT / "src", ROOT):
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from convert.train_detector import iou  # noqa: E402
 from plate_edge.config import Config, load_config  # noqa: E402
 from plate_edge.localize import Localizer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 ROMANIA_TEST = "dayride_type1_002"
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
 
 
 def load_sets(names: list[str]) -> dict[str, list[tuple[Path, list[tuple]]]]:

@@ -22,16 +22,15 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
+from test_daemon_fake import ScriptedReader
 
 from plate_edge import __version__
 from plate_edge.config import load_config
 from plate_edge.publish import Publisher, install_node_id
-from plate_edge.reader import FrameResult
 from plate_edge.service import Daemon
 from plate_edge.spool import Spool
 from plate_edge.testing.broker import Broker, find_mosquitto
 from plate_edge.testing.watch import Watcher
-from plate_edge.types import Box, PlateReading
 
 needs_broker = pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed")
 
@@ -52,21 +51,6 @@ DEVICE_KEYS = {"identifiers", "connections", "manufacturer", "model", "model_id"
                "serial_number", "sw_version", "via_device", "suggested_area", "configuration_url"}
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 
-
-class ScriptedReader:
-    """Plate k of `plates` for every frame of its pass (like the generated source shows it)."""
-
-    def __init__(self, plates, frames_per_plate=6, gap=25):
-        self.plates, self.per, self.gap, self.n = plates, frames_per_plate, gap, 0
-
-    def read_frame_timed(self, image, zones=None):
-        k, pos = divmod(self.n, self.per + self.gap)
-        self.n += 1
-        if k >= len(self.plates) or pos >= self.per:
-            return FrameResult([], {"total": 0.001})
-        text = self.plates[k]
-        return FrameResult([PlateReading(text, 0.95, [0.95] * len(text), Box(100 + 10 * pos, 100, 120, 30), [], [],
-                                         "fake")], {"total": 0.001})
 
 
 def write_config(folder: Path, port: int, plates, mqtt_extra: dict | None = None, **extra) -> Path:

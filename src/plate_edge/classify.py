@@ -6,9 +6,11 @@ The model file carries its own labels, input size and normalization (metadata en
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -93,6 +95,34 @@ def _read_metadata_flatbuffers(buf: bytes, name: str) -> dict | None:
     return None
 
 
+def open_model(path: str | Path, threads: int, fits: Callable[[dict], bool], needs: str,
+               export: str) -> tuple[Any, dict]:
+    """A TFLite model file's interpreter (tensors allocated) and `plate_edge` metadata, or a
+    ModelError naming the file: unreadable, not TFLite, damaged, without the metadata `fits`
+    accepts (`needs` says what is missing, `export` which command writes such a model), or
+    refused by the runtime."""
+    path = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
+    try:
+        meta = read_metadata(data)
+    except Exception as exc:  # a damaged flatbuffer fails in many ways
+        raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
+    if not meta or not fits(meta):
+        raise ModelError(f"{path}: TFLite model has no '{METADATA_NAME}' metadata with {needs}; "
+                         f"export it with `{export}`")
+    try:
+        interp = load_interpreter_class()(model_content=data, num_threads=max(1, int(threads)))
+        interp.allocate_tensors()
+    except Exception as exc:
+        raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
+    return interp, meta
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -158,27 +188,9 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1) -> Classifier:
-        path = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
-        if len(data) < 8 or data[4:8] != b"TFL3":
-            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
-        try:
-            meta = read_metadata(data)
-        except Exception as exc:  # a damaged flatbuffer fails in many ways
-            raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
-        if not meta or "labels" not in meta or "input_size" not in meta:
-            raise ModelError(f"{path}: TFLite model has no '{METADATA_NAME}' metadata with labels "
-                             "and input_size; export it with `python -m convert.export`")
-        Interpreter = load_interpreter_class()
-        try:
-            interp = Interpreter(model_content=data, num_threads=max(1, int(threads)))
-            interp.allocate_tensors()
-        except Exception as exc:
-            raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
-        return cls(interp, meta, path)
+        interp, meta = open_model(path, threads, lambda m: "labels" in m and "input_size" in m,
+                                  "labels and input_size", "python -m convert.export")
+        return cls(interp, meta, str(path))
 
     def predict(self, patches: list[np.ndarray]) -> np.ndarray:
         """Probabilities (N, len(labels)) for uint8 ink-on-black patches, in one invoke (in

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classify import ModelError, load_interpreter_class, read_metadata
+from .classify import ModelError, open_model
 from .types import Box
 
 REG_CHANNELS = ("dx", "dy", "log_w", "log_h",
@@ -185,26 +185,10 @@ class PlateDetector:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1, cfg: DetectorConfig | None = None) -> PlateDetector:
-        path = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
-        if len(data) < 8 or data[4:8] != b"TFL3":
-            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
-        try:
-            meta = read_metadata(data)
-        except Exception as exc:
-            raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
-        if not meta or meta.get("kind") != MODEL_KIND or "input_size" not in meta or "stride" not in meta:
-            raise ModelError(f"{path}: no plate detector metadata (kind, input_size, stride); export it "
-                             "with `python -m convert.train_detector`")
-        try:
-            interp = load_interpreter_class()(model_content=data, num_threads=max(1, int(threads)))
-            interp.allocate_tensors()
-        except Exception as exc:
-            raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
-        return cls(interp, meta, path, cfg)
+        interp, meta = open_model(
+            path, threads, lambda m: m.get("kind") == MODEL_KIND and "input_size" in m and "stride" in m,
+            "a plate detector's kind, input_size and stride", "python -m convert.train_detector")
+        return cls(interp, meta, str(path), cfg)
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig) -> PlateDetector:

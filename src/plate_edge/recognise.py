@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classify import METADATA_NAME, ModelError, _input_lut, _quant, load_interpreter_class, read_metadata
+from .classify import ModelError, _input_lut, _quant, open_model
 
 
 @dataclass
@@ -136,27 +136,9 @@ class PlateRecogniser:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1) -> PlateRecogniser:
-        path = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read model file: {exc.strerror or exc}") from exc
-        if len(data) < 8 or data[4:8] != b"TFL3":
-            raise ModelError(f"{path}: not a TFLite model (no TFL3 identifier; truncated or wrong file)")
-        try:
-            meta = read_metadata(data)
-        except Exception as exc:
-            raise ModelError(f"{path}: damaged TFLite model: {exc}") from exc
-        if not meta or "labels" not in meta or "input_size" not in meta:
-            raise ModelError(f"{path}: TFLite model has no '{METADATA_NAME}' metadata with labels "
-                             "and input_size; export it with `python -m convert.train_reader`")
-        Interpreter = load_interpreter_class()
-        try:
-            interp = Interpreter(model_content=data, num_threads=max(1, int(threads)))
-            interp.allocate_tensors()
-        except Exception as exc:
-            raise ModelError(f"{path}: the TFLite runtime cannot load this model: {exc}") from exc
-        return cls(interp, meta, path)
+        interp, meta = open_model(path, threads, lambda m: "labels" in m and "input_size" in m,
+                                  "labels and input_size", "python -m convert.train_reader")
+        return cls(interp, meta, str(path))
 
     def frame_probs(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, rows * T, 1 + len(labels)) per-frame probabilities, one invoke per crop (or one for
