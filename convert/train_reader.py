@@ -2,8 +2,9 @@
 
   python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader] [--ship]
 
-The shipped model (src/plate_edge/models/plate.tflite) is `python -m convert.train_reader --ship`
-with the defaults (`make reader-model`).
+The shipped model (src/plate_edge/models/plate.tflite) is `make reader-model`: this command with
+the defaults (--out runs/reader), then a second stage from its weights on freshly rendered plates,
+`--init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft --ship`.
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
@@ -46,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="runs/reader")
+    p.add_argument("--init", help="start from the weights of this model.keras (same --arch)")
     p.add_argument("--ship", action="store_true",
                    help="install the result as the shipped model src/plate_edge/models/plate.tflite")
     p.add_argument("--arch", choices=sorted(rm.ARCHS), default=rm.DEFAULT_ARCH)
@@ -273,6 +275,8 @@ def main(argv=None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
     model = rm.build(args.arch)
+    if args.init:       # continue from an earlier run (a second stage on freshly rendered plates)
+        model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
     steps = -(-len(train) // args.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(args.lr, steps * args.epochs, alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=5.0), loss=rm.ctc_rows_loss)

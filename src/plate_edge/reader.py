@@ -46,6 +46,8 @@ class LearnedConfig(Settings):
     look_alike_ratio: float = Field(0.01, gt=0, le=1)  # the layout prior may swap a character for a
     # look-alike scoring at least this share of the best label (CTC outputs are peaky: the
     # classifiers' 0.1 would leave the prior almost nothing to settle)
+    char_temperature: float = Field(1.0, ge=1, le=20)  # each character's probabilities are softened
+    # (p ** (1/T)) before formats and layouts decode them: CTC outputs are over-confident
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
     max_chars: int = Field(10, ge=1, le=16)
 
@@ -282,9 +284,18 @@ class LearnedRecogniser:
                 continue
             boxes = [_box_to_frame(b, back) for b in raw.boxes(in_w, in_h)]
             presence = np.asarray(raw.char_probs) / np.maximum(raw.probs.max(axis=1), 1e-9)
-            out.append(PlateChars(raw.probs, boxes, [[i] for i in range(len(raw.text))],
-                                  np.clip(presence, 0.0, 1.0)))
+            out.append(PlateChars(soften(raw.probs, self.cfg.char_temperature), boxes,
+                                  [[i] for i in range(len(raw.text))], np.clip(presence, 0.0, 1.0)))
         return out
+
+
+def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Each row's probabilities at a temperature (p ** (1 / T), renormalised): the order of the
+    labels stays, the gaps shrink for T > 1."""
+    if temperature == 1.0 or not len(probs):
+        return probs
+    p = np.power(np.maximum(probs, 1e-30), 1.0 / temperature)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def grow_quad(quad: np.ndarray, mx: float, my: float) -> np.ndarray:
