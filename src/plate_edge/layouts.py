@@ -29,6 +29,7 @@ import numpy as np
 from .formats import Decoded, expansions, parse_pattern
 
 MAX_LENGTH = 12
+LOOK_ALIKE_RATIO = 0.1  # a label within this share of the best is a look-alike the prior may pick
 UNLISTED_SHARE = 0.1   # foreign, vanity, old, trade and special plates: outside every layout here
 # region -> [(layout, millions of vehicles using it)]
 LAYOUTS: dict[str, list[tuple[str, float]]] = {
@@ -101,7 +102,7 @@ class Spellings:
 class LayoutPrior:
     """The layouts of some regions, prepared once for one classifier's label set."""
 
-    def __init__(self, regions: list[str], labels: list[str], min_ratio: float = 0.1):
+    def __init__(self, regions: list[str], labels: list[str], min_ratio: float = LOOK_ALIKE_RATIO):
         self.labels = list(labels)
         self.min_ratio = min_ratio
         self._index = {lab: i for i, lab in enumerate(self.labels)}

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
-from .classify import Classifier, read_metadata, resolve_model_path
+from .classify import Classifier, open_model, resolve_model_path
 from .formats import FormatSet, PlateFormat, settle_group_types
-from .layouts import LAYOUTS, LayoutPrior
+from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer
 from .recognise import PlateRecogniser
 from .segment import SegmentConfig, char_groups, segment
@@ -109,9 +109,8 @@ class Reader:
         self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned) if isinstance(model, PlateRecogniser)
                                        else SegmentingRecogniser(model, cfg, self.localizer))
         self.formats = FormatSet(cfg.formats, model.labels)
-        learned = isinstance(model, PlateRecogniser)
-        self.layouts = (LayoutPrior(cfg.layouts, model.labels, min_ratio=cfg.learned.look_alike_ratio) if learned
-                        else LayoutPrior(cfg.layouts, model.labels))
+        ratio = cfg.learned.look_alike_ratio if isinstance(model, PlateRecogniser) else LOOK_ALIKE_RATIO
+        self.layouts = LayoutPrior(cfg.layouts, model.labels, min_ratio=ratio)
 
     @property
     def classifier(self) -> Classifier | PlateRecogniser:
@@ -254,6 +253,8 @@ class LearnedRecogniser:
 
     def __init__(self, model: PlateRecogniser, cfg: LearnedConfig):
         self.model, self.cfg = model, cfg
+        in_h, in_w = model.input_size
+        self._input_corners = np.array([(0, 0), (in_w, 0), (in_w, in_h), (0, in_h)], np.float32)
 
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
         # the image is the plate: read it whole, as the model was trained
@@ -271,8 +272,7 @@ class LearnedRecogniser:
             quad = np.array(p.polygon, np.float64) * unscale
             if not whole:
                 quad = grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y)
-            dst = np.array([(0, 0), (in_w, 0), (in_w, in_h), (0, in_h)], np.float64)
-            m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst.astype(np.float32))
+            m = cv2.getPerspectiveTransform(quad.astype(np.float32), self._input_corners)
             crops.append(cv2.warpPerspective(image, m, (in_w, in_h), flags=cv2.INTER_AREA
                                              if _shrinks(quad, in_w, in_h) else cv2.INTER_LINEAR,
                                              borderMode=cv2.BORDER_REPLICATE))
@@ -321,14 +321,10 @@ def _box_to_frame(box: tuple[int, int, int, int], back: np.ndarray) -> Box:
 def load_model(path: str | Path, threads: int = 1) -> Classifier | PlateRecogniser:
     """The model file as the stage its metadata names: a learned plate reader (`decoder: ctc`) or a
     character classifier."""
-    try:
-        head = Path(path).read_bytes()
-        meta = read_metadata(head) if head[4:8] == b"TFL3" else None
-    except Exception:
-        meta = None     # Classifier.load reports what is wrong with the file
-    if meta and meta.get("decoder") == "ctc":
-        return PlateRecogniser.load(path, threads=threads)
-    return Classifier.load(path, threads=threads)
+    interp, meta = open_model(path, threads, lambda m: "labels" in m and "input_size" in m,
+                              "labels and input_size", "python -m convert.train_reader or convert.export")
+    stage = PlateRecogniser if meta.get("decoder") == "ctc" else Classifier
+    return stage(interp, meta, str(path))
 
 
 def load_configured(cfg, override: str | None = None) -> Classifier | PlateRecogniser:
