@@ -54,11 +54,14 @@ bench: $(VENV)/.train
 models: $(VENV)/.train
 	$(PY) -m convert.build_models
 
-# the learned reader in two stages: 4 epochs on 80,000 rendered plates, then 2 more at a lower
-# rate on 80,000 freshly rendered ones (seed 2); the second installs the model
+# the learned reader in five stages, each on 80,000 freshly rendered plates: 4 epochs (seed 1),
+# then 2, 3, 3 and 2 more at a lower rate (seeds 2-5), each from the last; the last installs it
 reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --out runs/reader
-	$(PY) -m convert.train_reader --init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft --ship
+	$(PY) -m convert.train_reader --init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft
+	$(PY) -m convert.train_reader --init runs/reader-ft/model.keras --seed 3 --epochs 3 --lr 5e-4 --out runs/reader-ft2
+	$(PY) -m convert.train_reader --init runs/reader-ft2/model.keras --seed 4 --epochs 3 --lr 5e-4 --out runs/reader-ft3
+	$(PY) -m convert.train_reader --init runs/reader-ft3/model.keras --seed 5 --epochs 2 --lr 5e-4 --out runs/reader-ft4 --ship
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) build *.egg-info src/*.egg-info

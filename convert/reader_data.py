@@ -75,7 +75,7 @@ def renderer_source() -> str:
 
 def _source_tag(source: str) -> str:
     """Cache key part: the renderer's source files' hash, so a changed renderer re-renders."""
-    files = [ROOT / "convert" / "worldplates.py"] if source == "worldplates" else \
+    files = [ROOT / "convert" / "worldplates.py", ROOT / "convert" / "strokefont.py"] if source == "worldplates" else \
         [Path(__file__), ROOT / "src" / "plate_edge" / "sim" / "synth.py"]
     h = hashlib.sha1()
     for f in files:

@@ -3,8 +3,8 @@
   python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader] [--ship]
 
 The shipped model (src/plate_edge/models/plate.tflite) is `make reader-model`: this command with
-the defaults (--out runs/reader), then a second stage from its weights on freshly rendered plates,
-`--init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft --ship`.
+the defaults (--out runs/reader), then four more stages, each from the last one's weights on
+freshly rendered plates (`--init ... --seed 2|3|4|5 --epochs 2|3|3|2 --lr 5e-4`), the last with --ship.
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated

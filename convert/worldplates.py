@@ -29,11 +29,16 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import strokefont
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LETTERS = ALPHABET[10:]
 DIGITS = ALPHABET[:10]
 CAP = 48          # canonical height of the main characters (px) at which plates are painted
 _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
+STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
+EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
+EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
 
 
 @dataclass
@@ -152,6 +157,11 @@ def _fonts(kind: str) -> tuple[str, ...]:
     return out
 
 
+def _main_font(rng, font: str) -> str:
+    """The registration's font: `font`, or for STROKE_SHARE of plates a parametric stroke style."""
+    return f"{strokefont.PREFIX}{rng.integers(strokefont.STYLES)}" if rng.random() < STROKE_SHARE else font
+
+
 @functools.cache
 def _pil_font(path: str) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, _BASE)
@@ -165,7 +175,6 @@ def _cap_metrics(path: str) -> tuple[int, int]:
     return int(ys[0]), int(ys[-1]) + 1
 
 
-@functools.cache
 def _raster(path: str, ch: str) -> np.ndarray:
     f = _pil_font(path)
     im = Image.new("L", (_BASE * 2, _BASE * 2), 0)
@@ -176,6 +185,11 @@ def _raster(path: str, ch: str) -> np.ndarray:
 @functools.cache
 def _glyph(path: str, ch: str) -> tuple[np.ndarray | None, float, float, float]:
     """(mask cropped to ink, top relative to cap top, advance, left bearing), all in cap heights."""
+    if path.startswith(strokefont.PREFIX):
+        try:
+            return strokefont.glyph(int(path[len(strokefont.PREFIX):]), ch, _BASE)
+        except KeyError:   # not a registration character: the stroke fonts draw 0-9 A-Z only
+            return None, 0.0, 0.5, 0.0
     top, bot = _cap_metrics(path)
     cap = bot - top
     try:
@@ -215,6 +229,8 @@ def _layout(path: str, text: str, cap: float, xs: float, track: float):
 
 @functools.cache
 def _cap_px(path: str) -> int:
+    if path.startswith(strokefont.PREFIX):
+        return _BASE
     t, b = _cap_metrics(path)
     return b - t
 
@@ -439,10 +455,25 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
         _blend(img, mask, gx, gy, color)
     if sep:
         for sx in sep_at:
+            if sep == "discs":
+                _discs(rng, img, sx, y_top, cap)
+                continue
             sh = cap * (rng.uniform(0.3, 0.6) if sep != "dash" else rng.uniform(0.8, 1.0))
             sm = _shape_mask(rng, sep, sh)
             _blend(img, sm, sx - sm.shape[1] / 2, y_top + cap / 2 - sm.shape[0] / 2, sep_color if sep_color is not None else color)
     return boxes, cap
+
+
+def _discs(rng, img, x, y_top, cap):
+    """Two round stickers stacked between the groups (German seals, Czech and Slovak inspection
+    stickers): NOT characters, though a reader may take them for an 8."""
+    r = cap * rng.uniform(0.13, 0.2)
+    palette = [_rgb("d02020"), _rgb("20a040"), _rgb("2060d0"), _rgb("e0c020"), _rgb("e07020"), _rgb("c8c8c8")]
+    for cy in (y_top + cap * 0.5 - r * 1.25, y_top + cap * 0.5 + r * 1.25):
+        c = _jit(rng, palette[int(rng.integers(len(palette)))], 0.06)
+        cv2.circle(img, (int(round(x)), int(round(cy))), max(1, int(round(r))), tuple(float(v) for v in c), -1, cv2.LINE_AA)
+        cv2.circle(img, (int(round(x)), int(round(cy))), max(1, int(round(r))), tuple(float(v) * 0.6 for v in c),
+                   max(1, int(r * 0.15)), cv2.LINE_AA)
 
 
 def _stacked(rng, img, font, color, cap, x, y_top, n=None):
@@ -506,7 +537,7 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
               track=rng.uniform(0.02, 0.2), max_w=W * 0.85)
     if text is None:
         text, breaks = _from_layout(rng, layout) if layout else _us_text(rng)
-    font = font or _pick(rng, _fonts("us"))
+    font = _main_font(rng, font or _pick(rng, _fonts("us")))
     emboss = emboss if emboss is not None else (rng.uniform(0.4, 1.0) if rng.random() < 0.5 else 0.0)
     stacked = stacked if stacked is not None else rng.random() < 0.15
     margin = W * rng.uniform(0.05, 0.09)
@@ -554,7 +585,7 @@ def _eu_like(rng, region, code, text, breaks, *, bg=None, fg=None, font=None, ba
     """A European 520 x 110 mm plate (or a 2-row square one): blue band with stars and country code."""
     bg = bg if bg is not None else _jit(rng, (0.95, 0.95, 0.95), 0.03)
     fg = fg if fg is not None else _jit(rng, (0.07, 0.07, 0.07), 0.03)
-    font = font or _pick(rng, _fonts("din"))
+    font = _main_font(rng, font or _pick(rng, _fonts("din")))
     if two_row:
         H = int(CAP * 2.0 / 0.75)
         W = int(H * rng.uniform(1.1, 1.6))
@@ -589,7 +620,8 @@ def _eu_like(rng, region, code, text, breaks, *, bg=None, fg=None, font=None, ba
             boxes += b
             rows += [r] * len(t)
     else:
-        sep = "badge" if badges else (_pick(rng, ["dash", None, None, "dot"]) if breaks else None)
+        sep = (_pick(rng, ["discs", "discs", "badge"]) if badges else
+               _pick(rng, ["dash", None, None, "dot"]) if breaks else None)
         boxes, _ = _main_text(rng, img, text, breaks, font, fg, CAP, H * 0.5 - CAP * 0.5, x0, x1, sep=sep,
                               sep_color=(_jit(rng, (0.3, 0.3, 0.7), 0.1) if badges else None),
                               track=rng.uniform(0.05, 0.18), xs=rng.uniform(0.85, 1.05), emboss=rng.uniform(0, 0.6))
@@ -697,7 +729,7 @@ def _plate(rng, region: str) -> _Plate:
         if rng.random() < 0.07:
             text, breaks = _random_text(rng, 4, 8), []
         bg = _jit(rng, _rgb("f8d020"), 0.04) if c == "nl" or (c == "dk" and rng.random() < 0.2) else None
-        return _eu_like(rng, region, EU_CODE[c], text, breaks, bg=bg, badges=(c == "de" and rng.random() < 0.9),
+        return _eu_like(rng, region, EU_CODE[c], text, breaks, bg=bg, badges=(c in ("de", "cz", "sk") and rng.random() < 0.9),
                         right_band=(f"{int(rng.integers(1, 96)):02d}" if c == "fr" and rng.random() < 0.8 else
                                     str(int(rng.integers(1995, 2025))) if c == "it" and rng.random() < 0.5 else None),
                         font=_fonts("din")[0] if c == "de" and rng.random() < 0.8 else None, two_row=two)
@@ -714,7 +746,7 @@ def _plate(rng, region: str) -> _Plate:
         img = _background(rng, H, W, _jit(rng, (0.72, 0.72, 0.72), 0.06), _pick(rng, ["solid", "grad", "texture"]))
         fg = _jit(rng, (0.08, 0.08, 0.08), 0.03)
         _text(img, rng, _pick(rng, _fonts("din")), _pick(rng, BR_CITIES), H * 0.13, W / 2, H * 0.13, fg, max_w=W * 0.7)
-        boxes, _ = _main_text(rng, img, text, breaks, _pick(rng, _fonts("din") + _fonts("us")[:3]), fg, CAP,
+        boxes, _ = _main_text(rng, img, text, breaks, _main_font(rng, _pick(rng, _fonts("din") + _fonts("us")[:3])), fg, CAP,
                               H * 0.6 - CAP / 2, W * 0.05, W * 0.95, sep="dash", emboss=rng.uniform(0.3, 1.0))
         t = max(1, int(H * 0.03))
         cv2.rectangle(img, (t, t), (W - 1 - t, H - 1 - t), tuple(float(v) for v in fg), t)
@@ -730,7 +762,8 @@ def _plate(rng, region: str) -> _Plate:
               bh * 0.6, W / 2, bh / 2, (1, 1, 1), max_w=W * 0.6)
         cv2.rectangle(img, (int(W * 0.03), int(bh * 0.2)), (int(W * 0.1), int(bh * 0.8)), (0.8, 0.6, 0.2), -1)
         fg = _jit(rng, (0.06, 0.06, 0.06), 0.03)
-        boxes, _ = _main_text(rng, img, text, [] if region == "br-mercosur" else breaks, _pick(rng, _fonts("din")), fg,
+        boxes, _ = _main_text(rng, img, text, [] if region == "br-mercosur" else breaks,
+                              _main_font(rng, _pick(rng, _fonts("din"))), fg,
                               CAP, bh + (H - bh) / 2 - CAP / 2, W * 0.06, W * 0.94, track=rng.uniform(0.05, 0.2))
         t = max(1, int(H * 0.02))
         cv2.rectangle(img, (t, t), (W - 1 - t, H - 1 - t), tuple(float(v) for v in fg), t)
@@ -744,7 +777,7 @@ def _plate(rng, region: str) -> _Plate:
         t = max(2, int(H * 0.05))
         cv2.rectangle(img, (t, t), (W - 1 - t, H - 1 - t), tuple(float(v) for v in fg), t)
         _text(img, rng, _fonts("din")[0], "REPUBLICA ARGENTINA", H * 0.09, W / 2, H * 0.13, fg, max_w=W * 0.5)
-        boxes, _ = _main_text(rng, img, text, breaks, _pick(rng, _fonts("din") + _fonts("us")[:2]), fg, CAP,
+        boxes, _ = _main_text(rng, img, text, breaks, _main_font(rng, _pick(rng, _fonts("din") + _fonts("us")[:2])), fg, CAP,
                               H * 0.55 - CAP / 2, W * 0.06, W * 0.94, gap=rng.uniform(0.4, 0.9),
                               emboss=rng.uniform(0.3, 0.9))
         return _Plate(img, boxes, [0] * 6, text, region, radius=H * 0.05)
@@ -981,12 +1014,17 @@ def sample(rng: np.random.Generator, region: str | None = None, clean: bool = Fa
         lo, hi = 0.1, 0.5
     mx = rng.uniform(lo, hi, 4) * phh
     cx0, cy0, cx1, cy1 = x0 - mx[0], y0 - mx[1], x1 + mx[2], y1 + mx[3]
-    # never cut more than a sliver of a character
+    # never cut more than a sliver of a character, but for EDGE_CUT_SHARE of the crops
     ch_h = np.median(cb[:, 3] - cb[:, 1])
     cut = 0.0 if clean else 0.04 * ch_h
-    cx0 = min(cx0, cb[:, 0].min() + cut)
+    cut_x = [cut, cut]
+    if not clean and rng.random() < EDGE_CUT_SHARE:   # the crop bites into the first or last character
+        side = int(rng.integers(2))
+        edge = cb[int(np.argmin(cb[:, 0]))] if side == 0 else cb[int(np.argmax(cb[:, 2]))]
+        cut_x[side] = rng.uniform(0.05, EDGE_CUT_MAX) * (edge[2] - edge[0])
+    cx0 = min(cx0, cb[:, 0].min() + cut_x[0])
     cy0 = min(cy0, cb[:, 1].min() + cut)
-    cx1 = max(cx1, cb[:, 2].max() - cut)
+    cx1 = max(cx1, cb[:, 2].max() - cut_x[1])
     cy1 = max(cy1, cb[:, 3].max() - cut)
     ox, oy = int(np.floor(cx0)), int(np.floor(cy0))
     ow, oh = int(np.ceil(cx1)) - ox, int(np.ceil(cy1)) - oy

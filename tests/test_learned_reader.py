@@ -121,3 +121,58 @@ def test_shipped_model_reads_two_row_plates_in_reading_order():
     read = [reader.read_crop(s.image) for s in two_row]
     exact = sum(r is not None and r.text == s.text for r, s in zip(read, two_row))
     assert exact >= len(two_row) // 3, [(s.text, r.text if r else None) for r, s in zip(read, two_row)]
+
+
+class SequenceModel(TableModel):
+    """Reads the given texts, one per crop, in the order crops arrive (first views, then the rest)."""
+
+    def __init__(self, texts: list[str], sure: list[float]):
+        super().__init__([])
+        self.queue = list(zip(texts, sure))
+
+    def recognise(self, crops):
+        self.crops += crops
+        out = []
+        for _ in crops:
+            text, p = self.queue.pop(0)
+            probs = table(text) if text else np.zeros((0, len(LABELS)), np.float32)
+            n = len(text)
+            out.append(RawReading(text=text, probs=probs, char_probs=[p] * n,
+                                  positions=[(0, i / max(n, 1), (i + 1) / max(n, 1)) for i in range(n)], rows=[0] * n))
+        return out
+
+
+def test_the_cut_is_the_training_crop():
+    """A crop read whole reaches the model exactly as convert.reader_data prepared training crops."""
+    from plate_edge.recognise import prepare
+    rng = np.random.default_rng(0)
+    for shape in ((90, 300), (30, 100), (60, 140)):     # shrinking, growing, mixed
+        image = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
+        model = TableModel([table("ABC1234")])
+        PlateReader(ReaderConfig(layouts=[], learned={"views": 1}), model).read_crop(image)
+        np.testing.assert_array_equal(model.crops[0], prepare(image, (48, 160)))
+
+
+def test_views_vote_and_implausible_first_reads_get_no_more_views():
+    plate = np.zeros((50, 160), np.uint8)
+    # the first cut misreads one character; two of the three cuts agree
+    model = SequenceModel(["ABC1284", "ABC1234", "ABC1234"], [0.99, 0.8, 0.7])
+    r = PlateReader(ReaderConfig(layouts=[], learned={"views": 3}), model).read_crop(plate)
+    assert r is not None and r.text == "ABC1234" and len(model.crops) == 3
+    # all cuts disagree: the most confident wins
+    model = SequenceModel(["ABC1284", "ABC1234", "ABC1294"], [0.6, 0.9, 0.7])
+    r = PlateReader(ReaderConfig(layouts=[], learned={"views": 3}), model).read_crop(plate)
+    assert r.text == "ABC1234"
+    # a first cut with one character is no plate: it is not read again
+    model = SequenceModel(["A"], [0.9])
+    reader = PlateReader(ReaderConfig(layouts=[], learned={"views": 5}), model)
+    assert reader.read_crop(np.zeros((50, 160), np.uint8)) is None
+    assert len(model.crops) == 1
+
+
+def test_view_quad_follows_the_plate():
+    from plate_edge.reader import view_quad
+    quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)
+    np.testing.assert_allclose(view_quad(quad, (0.1, 0.25, 0.0, 0.5)),
+                               [(0, 10), (110, 10), (110, 80), (0, 80)], atol=1e-4)
+    np.testing.assert_allclose(view_quad(quad, (0, 0, 0, 0)), quad, atol=1e-4)

@@ -1,14 +1,15 @@
-"""The reading pipeline: frame -> plates -> characters -> one batched classification -> readings.
+"""The reading pipeline: frame -> find plates -> recognise -> decode -> readings (Reader._read).
 
-Data flows one way: the localizer makes deskewed plate crops, the segmenter cuts characters out
-of them (in colour frames without a leading EU band: its blue gives it away), the classifier
-sees every character of the frame in a single predict() call, and the plate formats - or, with
-none matching, the common plate layouts weighed against the letter/digit groups of the plate -
-turn probabilities into text.
+The localizer finds plate outlines. A recogniser turns each into per-character probabilities:
+the learned stage reads the whole plate with one model (LearnedRecogniser, a `decoder: ctc`
+model), the classic stage cuts characters out with the segmenter and classifies them in one
+batch (SegmentingRecogniser). The plate formats - or, with none matching, the common plate
+layouts weighed against the letter/digit groups of the plate - turn probabilities into text.
 """
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,20 @@ from .classify import Classifier, open_model, resolve_model_path
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer
-from .recognise import PlateRecogniser
+from .recognise import PlateRecogniser, RawReading, prepare
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
 
 Zone = Sequence[tuple[float, float]]
+
+# The views of one plate the learned stage reads and votes over (LearnedConfig.views): its outline
+# (left, top, right, bottom) grown by these shares of its width and height: as cut, tighter,
+# looser, shifted left and right. A reader trained on crops of every margin still errs on some
+# cut of a plate; the cuts seldom err alike.
+VIEWS = ((0.0, 0.0, 0.0, 0.0), (-0.04, -0.08, -0.04, -0.08), (0.05, 0.1, 0.05, 0.1),
+         (-0.03, 0.0, 0.03, 0.0), (0.03, 0.0, -0.03, 0.0))
+MAX_CUT_SCALE = 2   # a plate is cut at its own resolution up to this many times the model input
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -48,6 +57,8 @@ class LearnedConfig(Settings):
     # classifiers' 0.1 would leave the prior almost nothing to settle)
     char_temperature: float = Field(1.0, ge=1, le=20)  # each character's probabilities are softened
     # (p ** (1/T)) before formats and layouts decode them: CTC outputs are over-confident
+    views: int = Field(3, ge=1, le=len(VIEWS))       # cuts of a plate read and voted over (reader.VIEWS):
+    # 1 reads each plate once; each further view costs one more model run per plate that reads
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
     max_chars: int = Field(10, ge=1, le=16)
 
@@ -247,14 +258,14 @@ class SegmentingRecogniser:
 
 
 class LearnedRecogniser:
-    """The learned stage: each plate's quadrilateral, grown by the crop margins, is warped straight
-    to the model's input and read whole (recognise.PlateRecogniser): characters, their count,
-    rows and positions all come from the model."""
+    """The learned stage: each plate's quadrilateral, grown by the crop margins, is cut out at its
+    own resolution and resized to the model's input exactly as the training crops were
+    (recognise.prepare), then read whole (recognise.PlateRecogniser): characters, their count,
+    rows and positions all come from the model. A plate that reads as one is read again from
+    `views` cuts and the text most cuts agree on is kept."""
 
     def __init__(self, model: PlateRecogniser, cfg: LearnedConfig):
         self.model, self.cfg = model, cfg
-        in_h, in_w = model.input_size
-        self._input_corners = np.array([(0, 0), (in_w, 0), (in_w, in_h), (0, in_h)], np.float32)
 
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
         # the image is the plate: read it whole, as the model was trained
@@ -266,27 +277,70 @@ class LearnedRecogniser:
                   whole: bool = False) -> list[PlateChars | None]:
         if not plates:
             return []
-        in_h, in_w = self.model.input_size
-        crops, warps = [], []
+        quads = []
         for p in plates:
             quad = np.array(p.polygon, np.float64) * unscale
-            if not whole:
-                quad = grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y)
-            m = cv2.getPerspectiveTransform(quad.astype(np.float32), self._input_corners)
-            crops.append(cv2.warpPerspective(image, m, (in_w, in_h), flags=cv2.INTER_AREA
-                                             if _shrinks(quad, in_w, in_h) else cv2.INTER_LINEAR,
-                                             borderMode=cv2.BORDER_REPLICATE))
-            warps.append(np.linalg.inv(m))
-        out: list[PlateChars | None] = []
-        for raw, back in zip(self.model.recognise(crops), warps):
-            if not self.cfg.min_chars <= len(raw.text) <= self.cfg.max_chars:
-                out.append(None)
-                continue
-            boxes = [_box_to_frame(b, back) for b in raw.boxes(in_w, in_h)]
-            presence = np.asarray(raw.char_probs) / np.maximum(raw.probs.max(axis=1), 1e-9)
-            out.append(PlateChars(soften(raw.probs, self.cfg.char_temperature), boxes,
-                                  [[i] for i in range(len(raw.text))], np.clip(presence, 0.0, 1.0)))
-        return out
+            quads.append(quad if whole else grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y))
+        if image.ndim == 3:   # one conversion per frame, not one per cut
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        cuts = [self._cut(image, q) for q in quads]
+        first = self.model.recognise([c for c, _ in cuts])
+        # every further view only for the plates whose first cut reads as a plate
+        again = [i for i, raw in enumerate(first) if self._plausible(raw)]
+        more = [(i, self._cut(image, view_quad(quads[i], VIEWS[v])))
+                for i in again for v in range(1, self.cfg.views)]
+        views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
+        for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
+            views[i].append((raw, back))
+        return [self._chars(*vote(v)) for v in views]
+
+    def _plausible(self, raw: RawReading) -> bool:
+        return self.cfg.min_chars <= len(raw.text) <= self.cfg.max_chars
+
+    def _cut(self, image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The plate cut out at its own resolution (capped) and prepared for the model, and the
+        homography from model input back to the image."""
+        in_h, in_w = self.model.input_size
+        w = max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]))
+        h = max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]))
+        cw = int(np.clip(round(w), 1, MAX_CUT_SCALE * in_w))
+        ch = int(np.clip(round(h), 1, MAX_CUT_SCALE * in_h))
+        corners = np.array([(0, 0), (cw, 0), (cw, ch), (0, ch)], np.float32)
+        m = cv2.getPerspectiveTransform(quad.astype(np.float32), corners)
+        cut = prepare(cv2.warpPerspective(image, m, (cw, ch), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE), (in_h, in_w))
+        to_input = np.diag([in_w / cw, in_h / ch, 1.0]) @ m
+        return cut, np.linalg.inv(to_input)
+
+    def _chars(self, raw: RawReading, back: np.ndarray) -> PlateChars | None:
+        if not self._plausible(raw):
+            return None
+        in_h, in_w = self.model.input_size
+        boxes = [_box_to_frame(b, back) for b in raw.boxes(in_w, in_h)]
+        presence = np.asarray(raw.char_probs) / np.maximum(raw.probs.max(axis=1), 1e-9)
+        return PlateChars(soften(raw.probs, self.cfg.char_temperature), boxes,
+                          [[i] for i in range(len(raw.text))], np.clip(presence, 0.0, 1.0))
+
+
+def vote(views: list[tuple[RawReading, np.ndarray]]) -> tuple[RawReading, np.ndarray]:
+    """The view whose text most views read (an empty reading gets no vote); among equals,
+    the most confident (product of its characters' probabilities)."""
+    counts = Counter(raw.text for raw, _ in views if raw.text)
+
+    def key(item: tuple[RawReading, np.ndarray]) -> tuple[int, float]:
+        raw = item[0]
+        return counts[raw.text] if raw.text else 0, float(np.prod(raw.char_probs)) if raw.text else 0.0
+    return max(views, key=key)
+
+
+def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
+    """The quadrilateral (clockwise from top-left) grown by (left, top, right, bottom) shares of
+    its width and height, through its own perspective: a negative share cuts tighter."""
+    left, top, right, bottom = view
+    unit = np.array([(0, 0), (1, 0), (1, 1), (0, 1)], np.float32)
+    h = cv2.getPerspectiveTransform(unit, quad.astype(np.float32))
+    pts = np.array([[(-left, -top), (1 + right, -top), (1 + right, 1 + bottom), (-left, 1 + bottom)]], np.float64)
+    return cv2.perspectiveTransform(pts, h)[0]
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -305,10 +359,6 @@ def grow_quad(quad: np.ndarray, mx: float, my: float) -> np.ndarray:
     right, down = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
     dx, dy = right * mx, down * my
     return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy])
-
-
-def _shrinks(quad: np.ndarray, w: int, h: int) -> bool:
-    return float(np.linalg.norm(quad[1] - quad[0])) > w and float(np.linalg.norm(quad[3] - quad[0])) > h
 
 
 def _box_to_frame(box: tuple[int, int, int, int], back: np.ndarray) -> Box:

@@ -1,0 +1,62 @@
+"""The parametric stroke fonts: every registration character in every style, deterministic,
+look-alikes drawn apart where the style says so, and plates drawn in them keep their boxes."""
+from __future__ import annotations
+
+import numpy as np
+
+from convert import strokefont, worldplates
+from convert.strokefont import STYLES, glyph, style
+
+CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of ink pixels that differ between two masks scaled to one size."""
+    size = (24, 40)
+    a = np.asarray(cv2_resize(a, size) > 100)
+    b = np.asarray(cv2_resize(b, size) > 100)
+    return float((a ^ b).sum() / max(1, (a | b).sum()))
+
+
+def cv2_resize(m, size):
+    import cv2
+    return cv2.resize(m, size, interpolation=cv2.INTER_AREA)
+
+
+def test_every_char_every_style_has_ink_within_the_cap():
+    for sid in range(0, STYLES, 7):
+        for ch in CHARS:
+            mask, top, adv, left = glyph(sid, ch, 40)
+            assert mask.dtype == np.uint8 and mask.max() > 200, (sid, ch)
+            h = mask.shape[0] / 40
+            assert -0.05 <= top <= 0.05 and 0.9 <= top + h <= 1.1, (sid, ch, top, h)   # cap height
+            assert adv > 0 and 0 <= left < adv, (sid, ch)
+
+
+def test_styles_are_deterministic_and_varied():
+    assert style(3) == style(3)
+    assert np.array_equal(glyph(3, "M", 40)[0], glyph.__wrapped__(3, "M", 40)[0])
+    styles = [style(i) for i in range(STYLES)]
+    assert len({round(s.width, 2) for s in styles}) > 20
+    assert {s.round for s in styles} >= {0.0, 1.0}
+    assert any(s.m_depth < 0.45 for s in styles) and any(s.m_depth > 0.85 for s in styles)
+
+
+def test_shallow_m_differs_from_h_and_w_from_m():
+    """Even New York's half-depth M is not an H, and W is not M upside down in ink."""
+    for sid in range(40):
+        assert _diff(glyph(sid, "M", 48)[0], glyph(sid, "H", 48)[0]) > 0.08, sid
+        assert _diff(glyph(sid, "O", 48)[0], glyph(sid, "D", 48)[0]) > 0.02, sid
+
+
+def test_renderer_uses_stroke_fonts_and_boxes_hold():
+    """Some plates' registrations are drawn in stroke styles; those go through worldplates' glyph
+    path (cap metrics, advance) like any font."""
+    name = f"{strokefont.PREFIX}5"
+    m, top, adv, left = worldplates._glyph(name, "A")
+    assert m is not None and worldplates._cap_px(name) == worldplates._BASE
+    assert worldplates._glyph(name, "-")[0] is None        # not a registration character: no ink
+    rng = np.random.default_rng(0)
+    picks = [worldplates._main_font(rng, "x.ttf") for _ in range(400)]
+    share = sum(p.startswith(strokefont.PREFIX) for p in picks) / len(picks)
+    assert abs(share - worldplates.STROKE_SHARE) < 0.08
