@@ -168,6 +168,10 @@ def test_views_vote_and_implausible_first_reads_get_no_more_views():
     reader = PlateReader(ReaderConfig(layouts=[], learned={"views": 5}), model)
     assert reader.read_crop(np.zeros((50, 160), np.uint8)) is None
     assert len(model.crops) == 1
+    # nor is a first cut too doubtful to be kept (reader.min_confidence)
+    model = SequenceModel(["ABC1234"], [0.3])
+    reader = PlateReader(ReaderConfig(layouts=[], min_confidence=0.5, learned={"views": 3}), model)
+    assert reader.read_crop(plate) is None and len(model.crops) == 1
 
 
 def test_view_quad_follows_the_plate():

@@ -117,7 +117,8 @@ class Reader:
         self.cfg = cfg
         self.model = model
         self.localizer = Localizer(cfg.localize)
-        self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned) if isinstance(model, PlateRecogniser)
+        self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned, cfg.min_confidence)
+                                       if isinstance(model, PlateRecogniser)
                                        else SegmentingRecogniser(model, cfg, self.localizer))
         self.formats = FormatSet(cfg.formats, model.labels)
         ratio = cfg.learned.look_alike_ratio if isinstance(model, PlateRecogniser) else LOOK_ALIKE_RATIO
@@ -261,11 +262,12 @@ class LearnedRecogniser:
     """The learned stage: each plate's quadrilateral, grown by the crop margins, is cut out at its
     own resolution and resized to the model's input exactly as the training crops were
     (recognise.prepare), then read whole (recognise.PlateRecogniser): characters, their count,
-    rows and positions all come from the model. A plate that reads as one is read again from
-    `views` cuts and the text most cuts agree on is kept."""
+    rows and positions all come from the model. A plate whose first cut reads as one (2-10
+    characters, confident enough to be kept: `min_confidence`) is read again from `views` cuts
+    and the text most cuts agree on is kept."""
 
-    def __init__(self, model: PlateRecogniser, cfg: LearnedConfig):
-        self.model, self.cfg = model, cfg
+    def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0):
+        self.model, self.cfg, self.min_confidence = model, cfg, min_confidence
 
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
         # the image is the plate: read it whole, as the model was trained
@@ -286,7 +288,8 @@ class LearnedRecogniser:
         cuts = [self._cut(image, q) for q in quads]
         first = self.model.recognise([c for c, _ in cuts])
         # every further view only for the plates whose first cut reads as a plate
-        again = [i for i, raw in enumerate(first) if self._plausible(raw)]
+        again = [i for i, raw in enumerate(first) if self._plausible(raw) and
+                 float(np.exp(np.mean(np.log(np.maximum(raw.char_probs, 1e-9))))) >= self.min_confidence]
         more = [(i, self._cut(image, view_quad(quads[i], VIEWS[v])))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
