@@ -2,6 +2,7 @@
 look-alikes drawn apart where the style says so, and plates drawn in them keep their boxes."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from convert import strokefont, worldplates
@@ -13,14 +14,9 @@ CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
     """Share of ink pixels that differ between two masks scaled to one size."""
     size = (24, 40)
-    a = np.asarray(cv2_resize(a, size) > 100)
-    b = np.asarray(cv2_resize(b, size) > 100)
+    a = cv2.resize(a, size, interpolation=cv2.INTER_AREA) > 100
+    b = cv2.resize(b, size, interpolation=cv2.INTER_AREA) > 100
     return float((a ^ b).sum() / max(1, (a | b).sum()))
-
-
-def cv2_resize(m, size):
-    import cv2
-    return cv2.resize(m, size, interpolation=cv2.INTER_AREA)
 
 
 def test_every_char_every_style_has_ink_within_the_cap():

@@ -172,7 +172,7 @@ class Reader:
         gray, scale = to_gray(image, self.cfg.max_frame_side)
         plates = find_plates(gray, scale) if gray is not None else []
         t1 = time.perf_counter()
-        chars = self.recogniser.recognise(image, plates, 1.0 / scale, whole)
+        chars = self.recogniser.recognise(image, gray, plates, 1.0 / scale, whole) if gray is not None else []
         t2 = time.perf_counter()
         readings = [r for p, c in zip(plates, chars) if c is not None
                     for r in [self._decode(p, c, 1.0 / scale)] if r is not None]
@@ -190,7 +190,7 @@ class Reader:
             return None
         if dec.format is None:
             dec = self.layouts.decode(probs, settle_group_types(probs, self.model.labels, chars.groups))
-        conf = float(np.exp(np.mean(np.log(np.clip(np.asarray(dec.char_probs) * chars.presence, 1e-9, 1.0)))))
+        conf = mean_confidence(np.asarray(dec.char_probs) * chars.presence)
         if conf < cfg.min_confidence or min(dec.char_probs) < cfg.min_char_confidence:
             return None
         top = np.argsort(-probs, axis=1)[:, :3]
@@ -214,9 +214,10 @@ class PlateChars:
 
 
 class Recogniser(Protocol):
-    """The recognise stage: plate candidates -> characters (None: nothing readable)."""
+    """The recognise stage: plate candidates -> characters (None: nothing readable). `image` is
+    the frame as given, `gray` its to_gray copy (scaled by 1 / unscale)."""
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]: ...
-    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+    def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
                   whole: bool = False) -> list[PlateChars | None]: ...
 
 
@@ -232,7 +233,7 @@ class SegmentingRecogniser:
         # one candidate, or one per polarity when that is in doubt: the more confident reading wins
         return self.localizer.crop_candidates(gray)
 
-    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+    def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
                   whole: bool = False) -> list[PlateChars | None]:
         chars = self._characters(plates, image, unscale)
         probs = self.classifier.predict([c.patch for cs in chars for c in cs])
@@ -275,7 +276,7 @@ class LearnedRecogniser:
         quad = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
         return [PlateCandidate(box=Box(0, 0, w, h), polygon=quad, crop=gray, score=1.0)]
 
-    def recognise(self, image: np.ndarray, plates: list[PlateCandidate], unscale: float,
+    def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
                   whole: bool = False) -> list[PlateChars | None]:
         if not plates:
             return []
@@ -283,14 +284,16 @@ class LearnedRecogniser:
         for p in plates:
             quad = np.array(p.polygon, np.float64) * unscale
             quads.append(quad if whole else grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y))
-        if image.ndim == 3:   # one conversion per frame, not one per cut
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-        cuts = [self._cut(image, q) for q in quads]
+        # cut from the frame's gray copy, at full resolution (a frame over max_frame_side was shrunk)
+        full = gray if unscale == 1.0 else to_gray(image, max(image.shape[:2]))[0]
+        if full is None:
+            return [None] * len(plates)
+        cuts = [self._cut(full, q) for q in quads]
         first = self.model.recognise([c for c, _ in cuts])
         # every further view only for the plates whose first cut reads as a plate
-        again = [i for i, raw in enumerate(first) if self._plausible(raw) and
-                 float(np.exp(np.mean(np.log(np.maximum(raw.char_probs, 1e-9))))) >= self.min_confidence]
-        more = [(i, self._cut(image, view_quad(quads[i], VIEWS[v])))
+        again = [i for i, raw in enumerate(first)
+                 if self._plausible(raw) and mean_confidence(raw.char_probs) >= self.min_confidence]
+        more = [(i, self._cut(full, view_quad(quads[i], VIEWS[v])))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
         for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
@@ -344,6 +347,11 @@ def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.n
     h = cv2.getPerspectiveTransform(unit, quad.astype(np.float32))
     pts = np.array([[(-left, -top), (1 + right, -top), (1 + right, 1 + bottom), (-left, 1 + bottom)]], np.float64)
     return cv2.perspectiveTransform(pts, h)[0]
+
+
+def mean_confidence(char_probs) -> float:
+    """A reading's confidence: the geometric mean of its characters' probabilities."""
+    return float(np.exp(np.mean(np.log(np.clip(char_probs, 1e-9, 1.0)))))
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
