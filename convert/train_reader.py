@@ -3,8 +3,9 @@
   python -m convert.train_reader [--samples N] [--epochs E] [--quick] [--seed 1] [--out runs/reader] [--ship]
 
 The shipped model (src/plate_edge/models/plate.tflite) is `make reader-model`: this command with
-the defaults (--out runs/reader), then four more stages, each from the last one's weights on
-freshly rendered plates (`--init ... --seed 2|3|4|5 --epochs 2|3|3|2 --lr 5e-4`), the last with --ship.
+the defaults (--out runs/reader), then seven more stages, each from the last one's weights on
+freshly rendered plates (`--init ... --seed 2..8 --epochs 2|3|3|2|3|3|3 --lr 5e-4`), then
+`--epochs 0 --average` (a uniform soup of the last four stages' weights) with --ship.
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
@@ -48,6 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="runs/reader")
     p.add_argument("--init", help="start from the weights of this model.keras (same --arch)")
+    p.add_argument("--average", default="",
+                   help="comma-separated model.keras files (same --arch, same lineage): after training, "
+                        "the weights are averaged with theirs, uniformly (a model soup); with --epochs 0 "
+                        "nothing is trained and --init's weights are averaged")
     p.add_argument("--ship", action="store_true",
                    help="install the result as the shipped model src/plate_edge/models/plate.tflite")
     p.add_argument("--arch", choices=sorted(rm.ARCHS), default=rm.DEFAULT_ARCH)
@@ -62,7 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cache", default=str(reader_data.CACHE), help="render cache folder ('' for none)")
     args = p.parse_args(argv)
     if args.quick:
-        args.samples, args.epochs, args.val_samples = min(args.samples, 1200), 1, min(args.val_samples, 200)
+        args.samples, args.val_samples = min(args.samples, 1200), min(args.val_samples, 200)
+        args.epochs = min(args.epochs, 1)
         args.ar_repeat = min(args.ar_repeat, 2)
         args.us_limit = args.us_limit or 60
     return args
@@ -278,7 +284,7 @@ def main(argv=None) -> int:
     if args.init:       # continue from an earlier run (a second stage on freshly rendered plates)
         model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
     steps = -(-len(train) // args.batch_size)
-    sched = keras.optimizers.schedules.CosineDecay(args.lr, steps * args.epochs, alpha=0.01)
+    sched = keras.optimizers.schedules.CosineDecay(args.lr, max(1, steps * args.epochs), alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=5.0), loss=rm.ctc_rows_loss)
     rng = np.random.default_rng(args.seed)
     probe = train_syn.take(rng.permutation(len(train_syn))[:min(1000, len(train_syn))])
@@ -287,13 +293,22 @@ def main(argv=None) -> int:
     print(f"model {model.name}: {model.count_params():,} params, {rm.count_macs(model) / 1e6:.0f} M MAC per plate; "
           f"{args.epochs} epochs x {steps} steps of {args.batch_size}", flush=True)
     t_fit = time.time()
-    hist = model.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, not args.no_augment),
-                     validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
-                     epochs=args.epochs, callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
-                     verbose=1 if sys.stdout.isatty() else 2)
+    history: dict[str, list[float]] = {}
+    if args.epochs > 0:
+        hist = model.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, not args.no_augment),
+                         validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
+                         epochs=args.epochs,
+                         callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
+                         verbose=1 if sys.stdout.isatty() else 2)
+        history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     t_fit = time.time() - t_fit
     if progress.best_weights is not None:
         model.set_weights(progress.best_weights)
+    averaged = [a for a in args.average.split(",") if a]
+    if averaged:
+        model.set_weights(average_weights([model.get_weights()] + [
+            keras.models.load_model(a, compile=False).get_weights() for a in averaged]))
+        print(f"weights averaged with {', '.join(averaged)}", flush=True)
     model.save(out / "model.keras")
 
     # ---- float on the synthetic validation set, then the int8 export
@@ -302,15 +317,22 @@ def main(argv=None) -> int:
     model_id = f"reader-{args.arch}-int8-{datetime.date.today():%Y%m%d}"
     tfl = out / "model.tflite"
     t_exp = time.time()
-    meta = export_int8(model, calib, tfl, model_id, args.arch, train.description)
+    trained_on = train.description           # a soup: what its ingredients were trained on
+    if args.epochs == 0:
+        trained_on = "the average of " + lineage([args.init or ""] + averaged)
+    elif averaged:
+        trained_on += ", averaged with " + lineage(averaged)
+    meta = export_int8(model, calib, tfl, model_id, args.arch, trained_on)
     rec = PlateRecogniser.load(tfl, threads=1)
     val_q = decode(recogniser_probs(rec, val.x))
     t_exp = time.time() - t_exp
 
     report = {"model_id": model_id, "arch": args.arch, "params": model.count_params(),
               "mac_per_plate": rm.count_macs(model), "tflite_bytes": tfl.stat().st_size,
-              "renderer": source, "train_plates": len(train), "training_data": train.description,
+              "renderer": source, "train_plates": len(train) if args.epochs > 0 else 0,
+              "training_data": trained_on, "calibration_data": train_syn.description,
               "epochs": args.epochs, "best_epoch": progress.best_epoch + 1, "seed": args.seed,
+              "init": args.init, "averaged_with": averaged,
               "batch_size": args.batch_size, "lr": args.lr, "augment": not args.no_augment,
               "seconds": {"render_or_load": round(t_render, 1), "train": round(t_fit, 1),
                           "export": round(t_exp, 1)},
@@ -353,8 +375,8 @@ def main(argv=None) -> int:
 
     cm, cm_labels = char_confusion(val.texts, val_q)
     plots.plot_confusion(cm, cm_labels, out / "confusion.png")
-    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    plots.plot_curves(history, out / "curves.png")
+    if history:
+        plots.plot_curves(history, out / "curves.png")
     report["history"] = {k: [round(v, 5) for v in vs] for k, vs in history.items()}
     report["seconds"]["total"] = round(time.time() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2))
@@ -365,6 +387,23 @@ def main(argv=None) -> int:
     if args.ship:
         ship(tfl, out / "report.json")
     return 0
+
+
+def lineage(models: list[str]) -> str:
+    """What models were trained on, from the report.json beside each model.keras."""
+    parts = []
+    for m in models:
+        rep = Path(m).parent / "report.json"
+        data = json.loads(rep.read_text()).get("training_data", "?") if m and rep.is_file() else "?"
+        parts.append(f"{m} ({data})")
+    return "; ".join(parts)
+
+
+def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several models' weights (same architecture)."""
+    if len({len(w) for w in weight_lists}) != 1:
+        raise ValueError("models to average differ in their number of weight tensors (another --arch?)")
+    return [np.mean(np.stack(ws), axis=0).astype(ws[0].dtype) for ws in zip(*weight_lists)]
 
 
 def ship(model: Path, report: Path) -> None:

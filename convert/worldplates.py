@@ -39,6 +39,7 @@ _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
 STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
 EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
 EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
+BR_MANDATORY_SHARE = 0.6  # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 
 
 @dataclass
@@ -157,9 +158,16 @@ def _fonts(kind: str) -> tuple[str, ...]:
     return out
 
 
-def _main_font(rng, font: str) -> str:
-    """The registration's font: `font`, or for STROKE_SHARE of plates a parametric stroke style."""
-    return f"{strokefont.PREFIX}{rng.integers(strokefont.STYLES)}" if rng.random() < STROKE_SHARE else font
+def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = False) -> str:
+    """The registration's font: `font`, or for `share` of plates a parametric stroke style (with
+    bare_one: one whose 1 is a bare bar, as in Brazil's Mandatory, so that only the layout tells
+    it from an I)."""
+    if rng.random() >= share:
+        return font
+    sid = int(rng.integers(strokefont.STYLES))
+    while bare_one and strokefont.style(sid).one_flag:
+        sid = int(rng.integers(strokefont.STYLES))
+    return f"{strokefont.PREFIX}{sid}"
 
 
 @functools.cache
@@ -511,8 +519,10 @@ def _pick(rng, seq):
 
 def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, top_band=None,
              bottom_band=None, sep=None, layout=None, text=None, breaks=None, bg_kind=None, top_font=None,
-             emboss=None, two_row=False, stacked=None, aspect=2.0):
-    """A North-American-style plate (12 x 6 in): state name on top, slogan at the bottom."""
+             emboss=None, two_row=False, stacked=None, aspect=2.0, small_suffix=""):
+    """A North-American-style plate (12 x 6 in): state name on top, slogan at the bottom.
+    small_suffix: characters painted small on the baseline after the main text, yet part of the
+    registration (New York City taxi medallions 5J23 + A)."""
     H = int(CAP / rng.uniform(0.42, 0.52))
     W = int(H * aspect * rng.uniform(0.97, 1.03))
     img = _background(rng, H, W, bg, bg_kind)
@@ -569,8 +579,17 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
         lo, hi = band_h + 0.04 * H, H - bh - 0.04 * H
         cap = min(cap, (hi - lo) / 1.05)
         y_top = float(np.clip(H * 0.5 - cap * rng.uniform(0.45, 0.55), lo, hi - cap * 1.05))
-        boxes, _ = _main_text(rng, img, text, breaks or [], font, fg, cap, y_top, x0, x1, sep=sep, emboss=emboss,
+        small = cap * rng.uniform(0.4, 0.6)
+        x1m = x1 - small * 1.1 * len(small_suffix)
+        boxes, _ = _main_text(rng, img, text, breaks or [], font, fg, cap, y_top, x0, x1m, sep=sep, emboss=emboss,
                               xs=rng.uniform(0.68, 1.0) if rng.random() < 0.7 else None)
+        if small_suffix:
+            sx0 = boxes[-1][2] + small * rng.uniform(0.1, 0.4)
+            base = max(b[3] for b in boxes)
+            sb, _ = _main_text(rng, img, small_suffix, [], font, fg, small, base - small, sx0,
+                               sx0 + small * len(small_suffix), emboss=emboss, track=0.1)
+            boxes += sb
+            text += small_suffix
         rows = [0] * len(text)
     if rng.random() < 0.7:
         _bolts(rng, img)
@@ -646,10 +665,13 @@ def _plate(rng, region: str) -> _Plate:
     two = rng.random() < 0.1
     if region == "us-ny":
         v = rng.random()
-        text, breaks = _from_layout(rng, "LLL NNNN") if rng.random() < 0.6 else _us_text(rng)
+        commercial = rng.random() < 0.2   # commercial: 12345 MA, "COMMERCIAL" under it
+        text, breaks = _from_layout(rng, "NNNNN LL" if commercial else "LLL NNNN") if rng.random() < 0.6 \
+            else _us_text(rng)
         if v < 0.55:   # Empire Gold: orange-yellow, navy text, navy band "NEW YORK", "EMPIRE STATE"
             return _us_like(rng, region, bg=_jit(rng, _rgb("f0aa28"), 0.05), fg=_jit(rng, _rgb("1a2050"), 0.04),
-                            state="NEW YORK", slogan="EMPIRE STATE", top_band=_jit(rng, _rgb("1a2858"), 0.04),
+                            state="NEW YORK", slogan="COMMERCIAL" if commercial else "EMPIRE STATE",
+                            top_band=_jit(rng, _rgb("1a2858"), 0.04),
                             top_color=_jit(rng, _rgb("f8f0e0"), 0.04), text=text, breaks=breaks,
                             sep="state" if breaks and rng.random() < 0.8 else None, bg_kind="grad", two_row=two,
                             top_font=_pick(rng, _fonts("serif")))
@@ -664,16 +686,19 @@ def _plate(rng, region: str) -> _Plate:
                         text=text, breaks=breaks, bg_kind="scenic" if rng.random() < 0.5 else "grad", two_row=two)
     if region == "us-ny-taxi":
         n = int(rng.integers(5, 7))
-        if rng.random() < 0.8:
+        medallion = ""
+        if rng.random() < 0.15:   # medallion: 5J23 and a small letter on the baseline
+            text, medallion = _from_layout(rng, "NLNN")[0], LETTERS[rng.integers(26)]
+        elif rng.random() < 0.8:
             text = "T" + "".join(DIGITS[rng.integers(10)] for _ in range(n)) + "C"
         else:
             text = "".join(DIGITS[rng.integers(10)] for _ in range(int(rng.integers(3, 6)))) + _pick(rng, ["CH", "LA", "TL", "C"])
         return _us_like(rng, region, bg=_jit(rng, _rgb(_pick(rng, ["eca828", "f0b030", "f8c020"])), 0.05),
                         fg=_jit(rng, (0.08, 0.08, 0.1), 0.03),
-                        state="NEW YORK", slogan=_pick(rng, ["T&LC", "T&LC", "T&LC", "TLC", "TAXI", "LIVERY"]),
+                        state="NEW YORK", slogan="TAXI" if medallion else _pick(rng, ["T&LC", "T&LC", "T&LC", "TLC", "TAXI", "LIVERY"]),
                         top_band=_jit(rng, _rgb("1a2858"), 0.04) if rng.random() < 0.5 else None,
                         top_color=_jit(rng, _rgb("1a2858"), 0.04), text=text, breaks=[], sep=None,
-                        font=_pick(rng, _fonts("us")[:6]), stacked=False, bg_kind="grad")
+                        font=_pick(rng, _fonts("us")[:6]), stacked=False, bg_kind="grad", small_suffix=medallion)
     if region == "us-nj":
         text, breaks = _us_text(rng, ("LNN LLL", "LLL NNL", "LNN LLL", "LLL NNNN"))
         return _us_like(rng, region, bg=_jit(rng, _rgb("f0e8b0"), 0.04), fg=_jit(rng, (0.07, 0.07, 0.07), 0.03),
@@ -746,8 +771,8 @@ def _plate(rng, region: str) -> _Plate:
         img = _background(rng, H, W, _jit(rng, (0.72, 0.72, 0.72), 0.06), _pick(rng, ["solid", "grad", "texture"]))
         fg = _jit(rng, (0.08, 0.08, 0.08), 0.03)
         _text(img, rng, _pick(rng, _fonts("din")), _pick(rng, BR_CITIES), H * 0.13, W / 2, H * 0.13, fg, max_w=W * 0.7)
-        boxes, _ = _main_text(rng, img, text, breaks, _main_font(rng, _pick(rng, _fonts("din") + _fonts("us")[:3])), fg, CAP,
-                              H * 0.6 - CAP / 2, W * 0.05, W * 0.95, sep="dash", emboss=rng.uniform(0.3, 1.0))
+        boxes, _ = _main_text(rng, img, text, breaks, _main_font(rng, _pick(rng, _fonts("din") + _fonts("us")[:3]), BR_MANDATORY_SHARE, True), fg, CAP,
+                              H * 0.6 - CAP / 2, W * 0.05, W * 0.95, sep=_pick(rng, ["dash", "dot"]), emboss=rng.uniform(0.3, 1.0))
         t = max(1, int(H * 0.03))
         cv2.rectangle(img, (t, t), (W - 1 - t, H - 1 - t), tuple(float(v) for v in fg), t)
         return _Plate(img, boxes, [0] * 7, text, region, radius=H * 0.05)

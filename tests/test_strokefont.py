@@ -56,3 +56,14 @@ def test_renderer_uses_stroke_fonts_and_boxes_hold():
     picks = [worldplates._main_font(rng, "x.ttf") for _ in range(400)]
     share = sum(p.startswith(strokefont.PREFIX) for p in picks) / len(picks)
     assert abs(share - worldplates.STROKE_SHARE) < 0.08
+
+
+def test_bare_one_styles_for_mandatory_like_plates():
+    """Brazil's grey plates ask for styles whose 1 is a bare bar (told from I only by the layout)."""
+    rng = np.random.default_rng(2)
+    picks = [worldplates._main_font(rng, "font.ttf", 0.6, bare_one=True) for _ in range(300)]
+    styles = [int(p[len(strokefont.PREFIX):]) for p in picks if p.startswith(strokefont.PREFIX)]
+    assert abs(len(styles) / len(picks) - 0.6) < 0.1
+    assert styles and not any(style(s).one_flag for s in styles)
+    one = glyph(styles[0], "1", 48)[0]
+    assert one.shape[1] < 0.5 * one.shape[0]   # a bar, no flag reaching left

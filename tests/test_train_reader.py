@@ -98,3 +98,30 @@ def test_align_and_confusion():
     assert train_reader.align("AB12", "A812") == [("A", "A"), ("B", "8"), ("1", "1"), ("2", "2")]
     assert ("_", "X") in train_reader.align("AB", "AXB")
     assert ("B", "_") in train_reader.align("AB", "A")
+
+
+def test_average_weights_is_the_elementwise_mean():
+    a = [np.array([[1.0, 2.0]], np.float32), np.array([4.0], np.float32)]
+    b = [np.array([[3.0, 6.0]], np.float32), np.array([0.0], np.float32)]
+    avg = train_reader.average_weights([a, b])
+    assert np.allclose(avg[0], [[2.0, 4.0]]) and np.allclose(avg[1], [2.0]) and avg[0].dtype == np.float32
+    with pytest.raises(ValueError, match="number of weight tensors"):
+        train_reader.average_weights([a, b[:1]])
+
+
+def test_soup_without_training_averages_and_exports(run, tmp_path):
+    """--epochs 0 --average: no training; the init model's weights averaged with another's are
+    exported and measured like a trained model (here the same model twice: the weights stay)."""
+    import keras
+    out = tmp_path / "soup"
+    code = train_reader.main(["--quick", "--epochs", "0", "--init", str(run / "model.keras"),
+                              "--average", str(run / "model.keras"), "--samples", "300", "--val-samples", "60",
+                              "--us-limit", "10", "--out", str(out), "--seed", "3", "--cache", str(run / "cache")])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["epochs"] == 0 and report["averaged_with"] == [str(run / "model.keras")]
+    assert report["training_data"].startswith("the average of") and report["calibration_data"]
+    w0 = keras.models.load_model(run / "model.keras", compile=False).get_weights()
+    w1 = keras.models.load_model(out / "model.keras", compile=False).get_weights()
+    assert all(np.allclose(a, b) for a, b in zip(w0, w1))
+    assert read_metadata((out / "model.tflite").read_bytes())["decoder"] == "ctc"

@@ -86,3 +86,28 @@ def test_two_row():
             bot = [b for b, r in zip(s.boxes, s.rows) if r == 1]
             assert np.mean([y + h / 2 for x, y, w, h in bot]) > max(y + h / 2 for x, y, w, h in top)
     assert found >= 10
+
+
+def test_taxi_medallion_small_letter_is_read():
+    """A New York medallion (5J23 + a small letter on the baseline): the small letter is part of the
+    text, its box is the last, lower-case sized and sitting on the main characters' baseline."""
+    rng = np.random.default_rng(4)
+    found = 0
+    for _ in range(120):
+        p = render_plate(rng, "us-ny-taxi")
+        if not re.fullmatch(r"[0-9][A-Z][0-9]{2}[A-Z]", p.text):
+            continue
+        found += 1
+        assert len(p.boxes) == 5
+        main, small = p.boxes[:4], p.boxes[4]
+        cap = max(b[3] - b[1] for b in main)
+        assert small[3] - small[1] < 0.75 * cap                     # small
+        assert abs(small[3] - max(b[3] for b in main)) < 0.15 * cap  # on the baseline
+        assert small[0] >= main[-1][2] - 1                           # after the main text
+    assert found >= 5
+
+
+def test_new_york_commercial_layout():
+    rng = np.random.default_rng(8)
+    texts = [render_plate(rng, "us-ny").text for _ in range(200)]
+    assert sum(bool(re.fullmatch(r"[0-9]{5}[A-Z]{2}", t)) for t in texts) >= 10
