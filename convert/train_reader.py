@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-augment", action="store_true", help="no random shift/zoom jitter")
     p.add_argument("--cache", default=str(reader_data.CACHE), help="render cache folder ('' for none)")
     args = p.parse_args(argv)
+    if args.epochs < 0 or (args.epochs == 0 and not args.init):
+        p.error("--epochs 0 (no training) needs --init: the model to export, or to average with --average")
     if args.quick:
         args.samples, args.val_samples = min(args.samples, 1200), min(args.val_samples, 200)
         args.epochs = min(args.epochs, 1)

@@ -125,3 +125,9 @@ def test_soup_without_training_averages_and_exports(run, tmp_path):
     w1 = keras.models.load_model(out / "model.keras", compile=False).get_weights()
     assert all(np.allclose(a, b) for a, b in zip(w0, w1))
     assert read_metadata((out / "model.tflite").read_bytes())["decoder"] == "ctc"
+
+
+def test_no_training_without_init_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        train_reader.parse_args(["--epochs", "0"])
+    assert e.value.code == 2 and "--epochs 0" in capsys.readouterr().err
