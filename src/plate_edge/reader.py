@@ -331,12 +331,8 @@ class LearnedRecogniser:
 def vote(views: list[tuple[RawReading, np.ndarray]]) -> tuple[RawReading, np.ndarray]:
     """The view whose text most views read (an empty reading gets no vote); among equals,
     the most confident (product of its characters' probabilities)."""
-    counts = Counter(raw.text for raw, _ in views if raw.text)
-
-    def key(item: tuple[RawReading, np.ndarray]) -> tuple[int, float]:
-        raw = item[0]
-        return counts[raw.text] if raw.text else 0, float(np.prod(raw.char_probs)) if raw.text else 0.0
-    return max(views, key=key)
+    counts = Counter(raw.text for raw, _ in views if raw.text)   # counts[""] is 0
+    return max(views, key=lambda v: (counts[v[0].text], float(np.prod(v[0].char_probs)) if v[0].text else 0.0))
 
 
 def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
