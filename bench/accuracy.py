@@ -1,7 +1,7 @@
 """Reading accuracy on every real set we have, and on rendered plates, for one or more readers
 side by side (`--models alnum,plate`: the segmenting reader and the learned one, in one run).
 
-  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,ar,synth] [--limit N]
+  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,synth] [--limit N]
                                      [--config F] [--synth-per-region N] [--verbose]
 
 Sets (each skipped with a message when its folder is absent):
@@ -9,6 +9,10 @@ Sets (each skipped with a message when its folder is absent):
   read as full scenes (the reading whose box overlaps the label box, IoU >= 0.4) and as crops
   (the label box with a 5% margin); split eu / br. Also scored against the errata labels.
 - us: ../shared/data/plates-us-dev crops (measure only).
+- us-scene: the same crops pasted into real 1280x720 street scenes (plates-boxes: openimages test,
+  the held-out romania video), 90-260 px wide, and read as full frames: the reading whose centre
+  lies in the pasted crop (the best overlap). Finding and cutting US plate designs (state names,
+  emblems between groups, frames) in a frame, which no real US scene set here measures.
 - ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
   (every fifth crop, convert.reader_data's split), `ar` all of them.
 - synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
@@ -44,13 +48,16 @@ DATA = ROOT.parent / "shared" / "data"
 SYNTH_SEED = 424242          # never a training or validation seed of convert.train_reader
 AR_HELD_EVERY = 5            # convert.reader_data keeps every fifth plates-ar crop out of training
 SCENE_IOU = 0.4
+US_SCENE_SEED = 7           # placement of the US crops in the scenes
+US_SCENE_WIDTH = (90, 260)  # pasted crop width, px of the 1280x720 frame
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="plate,alnum",
                     help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
-    ap.add_argument("--sets", default="dev,us,ar,synth", help="comma-separated: dev, us, ar, synth, demo")
+    ap.add_argument("--sets", default="dev,us,us-scene,ar,synth",
+                    help="comma-separated: dev, us, us-scene, ar, synth, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -94,6 +101,8 @@ def main(argv=None) -> int:
         _dev(data / "plates-dev", readers, args, score)
     if "us" in sets:
         crops("us", _labelled_crops(data / "plates-us-dev", args.limit))
+    if "us-scene" in sets:
+        _us_scenes(data, readers, args.limit, score)
     if "ar" in sets:
         items = list(_labelled_crops(data / "plates-ar", 0))
         crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
@@ -181,6 +190,29 @@ def _dev(folder: Path, readers: dict, args, score) -> None:
             score(f"dev-crop-{split}", m, truth, text, t2 - t1, row["image"])
             score("dev-scene-errata", m, fixed, scene, t1 - t0, row["image"])
             score("dev-crop-errata", m, fixed, text, t2 - t1, row["image"])
+
+
+def _us_scenes(data: Path, readers: dict, limit: int, score) -> None:
+    """plates-us-dev crops pasted into real scenes (see the module docstring), read as frames."""
+    backgrounds = sorted((data / "plates-boxes" / "openimages" / "test").glob("*.jpg")) + \
+        sorted((data / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))
+    if not backgrounds:
+        print("accuracy: no plates-boxes scenes; us-scene skipped")
+        return
+    rng = np.random.default_rng(US_SCENE_SEED)
+    for i, (name, crop, truth) in enumerate(_labelled_crops(data / "plates-us-dev", limit)):
+        frame = cv2.resize(cv2.imread(str(backgrounds[i % len(backgrounds)]), cv2.IMREAD_COLOR), (1280, 720))
+        w = int(rng.integers(*US_SCENE_WIDTH))
+        h = max(8, int(round(crop.shape[0] * w / crop.shape[1])))
+        x, y = int(rng.integers(0, 1280 - w)), int(rng.integers(250, 720 - h))
+        frame[y:y + h, x:x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        pasted = Box(x, y, w, h)
+        for m, reader in readers.items():
+            t0 = time.perf_counter()
+            inside = [r for r in reader.read_frame(frame)
+                      if x <= r.box.x + r.box.w / 2 <= x + w and y <= r.box.y + r.box.h / 2 <= y + h]
+            text = max(inside, key=lambda r: r.box.iou(pasted)).text if inside else ""
+            score("us-scene", m, truth, text, time.perf_counter() - t0, name)
 
 
 def _synthetic(per_group: int) -> dict[str, list]:

@@ -10,7 +10,10 @@ plates too: read them with care), openimages test split, and the held-out romani
 detection overlaps it at IoU >= 0.5), false detections per frame (detections overlapping no label
 at IoU >= 0.3), and median / p95 milliseconds per frame at the native size and with the frame
 resized to 1280x720, one thread. "either" is the union of both finders (detector proposals with the
-localizer as a fallback). Missing data or model: says so and exits 0.
+localizer as a fallback). "read" is the whole reader (`--reader-model`, default the learned `plate`):
+the localizer's plates that give a reading (the model finds characters with reader.min_confidence),
+i.e. what reaches the tracker and MQTT; its times include reading. Missing data or model: says so
+and exits 0.
 """
 from __future__ import annotations
 
@@ -101,6 +104,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threshold", type=float, default=None, help="detector score threshold (default: the model's)")
     ap.add_argument("--sets", default="dev,openimages,romania")
     ap.add_argument("--config", default=str(ROOT / "config.yaml"), help="for the localizer's localize section")
+    ap.add_argument("--reader-model", default="plate", help="model of the 'read' row ('' to leave it out)")
     ap.add_argument("--limit", type=int, default=0, help="first N frames of each set only")
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args(argv)
@@ -122,6 +126,11 @@ def main(argv=None) -> int:
     else:
         print(f"detect_eval: no detector model at {args.model} (python -m convert.train_detector); "
               "measuring the localizer alone")
+    if args.reader_model:
+        from plate_edge.reader import Reader
+        reader = Reader.from_model(args.reader_model, cfg.reader)
+        finders["read"] = lambda g: [(r.box.x, r.box.y, r.box.x + r.box.w, r.box.y + r.box.h)
+                                     for r in reader.read_frame(g)]
     results: dict = {}
     for set_name, images in sets.items():
         per = {}
@@ -129,7 +138,7 @@ def main(argv=None) -> int:
             dets, t_native = run_finder(find, images, resize=False)
             _, t_720 = run_finder(find, images, resize=True)
             per[fname] = {**score(dets, images), "ms_native": ms(t_native), "ms_1280x720": ms(t_720), "_dets": dets}
-        if len(finders) == 2:
+        if "detector" in per:
             union = [a + b for a, b in zip(per["detector"]["_dets"], per["localizer"]["_dets"])]
             per["either"] = score(union, images)
         for v in per.values():
@@ -139,7 +148,7 @@ def main(argv=None) -> int:
     print(f"\n{'set':<34}{'finder':<11}{'recall':>14}{'FP/frame':>10}"
           f"{'ms native med/p95':>20}{'ms 1280x720 med/p95':>22}")
     for set_name, per in results.items():
-        for fname in ("detector", "localizer", "either"):
+        for fname in ("detector", "localizer", "either", "read"):
             r = per.get(fname)
             if r is None:
                 continue

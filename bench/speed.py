@@ -149,17 +149,15 @@ def _real(args, reader: Reader) -> None:
     names = sorted(scenes)[:args.real_frames or None]
     photos = [(cv2.imread(str(args.real_data / n), cv2.IMREAD_COLOR), scenes[n]) for n in names]
     photos = [(img, box) for img, box in photos if img is not None]
-    # candidates per frame: count what the plate finder returns (when the reader has one to wrap)
+    # candidates per frame: count the plates the find stage hands to the recogniser
     counts: list[int] = []
-    finder = getattr(reader, "localizer", None)
-    if finder is not None and hasattr(finder, "find"):
-        find = finder.find
+    stage = reader.recogniser
+    recognise = stage.recognise
 
-        def counting(*a, **k):
-            found = find(*a, **k)
-            counts.append(len(found))
-            return found
-        finder.find = counting
+    def counting(image, gray, plates, *a, **k):
+        counts.append(len(plates))
+        return recognise(image, gray, plates, *a, **k)
+    stage.recognise = counting  # type: ignore[method-assign]
     print(f"\nreal photos: {len(photos)} plates-dev scenes per size; one thread; median / p95 ms; "
           f"load average {_load()}")
     # the stages are whatever the reader reports (localize/segment/classify, or find/recognise/decode)
@@ -183,8 +181,7 @@ def _real(args, reader: Reader) -> None:
             cands = f"{sum(counts) / len(frames):6.2f}" if counts else "     -"
             print(f"{label:>10} {cells} {cands} {reads / len(frames):6.2f}", flush=True)
     finally:
-        if finder is not None and "find" in vars(finder):
-            del finder.find
+        del stage.recognise
     print()
 
 

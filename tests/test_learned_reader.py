@@ -8,7 +8,7 @@ import pytest
 from plate_edge import PlateReader
 from plate_edge.classify import shipped_model
 from plate_edge.formats import PlateFormat
-from plate_edge.reader import LearnedRecogniser, ReaderConfig, grow_quad
+from plate_edge.reader import LearnedRecogniser, ReaderConfig, view_quad
 from plate_edge.recognise import PlateRecogniser, RawReading
 
 LABELS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -45,10 +45,12 @@ def table(text: str, doubt: dict[int, tuple[str, float]] | None = None) -> np.nd
     return p / p.sum(axis=1, keepdims=True)
 
 
-def test_grow_quad_grows_along_the_plate_sides():
+def test_view_quad_grows_along_the_plate_sides():
     quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)
-    grown = grow_quad(quad, 0.1, 0.25)
-    np.testing.assert_allclose(grown, [(0, 10), (120, 10), (120, 70), (0, 70)])
+    grown = view_quad(quad, (0.1, 0.25, 0.1, 0.25))
+    np.testing.assert_allclose(grown, [(0, 10), (120, 10), (120, 70), (0, 70)], atol=1e-4)
+    tighter = view_quad(quad, (-0.1, 0.0, 0.2, -0.25))     # negative shares cut tighter
+    np.testing.assert_allclose(tighter, [(20, 20), (130, 20), (130, 50), (20, 50)], atol=1e-4)
 
 
 def test_crop_is_read_whole_and_boxes_map_back_to_the_image():
@@ -180,3 +182,58 @@ def test_view_quad_follows_the_plate():
     np.testing.assert_allclose(view_quad(quad, (0.1, 0.25, 0.0, 0.5)),
                                [(0, 10), (110, 10), (110, 80), (0, 80)], atol=1e-4)
     np.testing.assert_allclose(view_quad(quad, (0, 0, 0, 0)), quad, atol=1e-4)
+
+
+class FixedDetector:
+    """Stands in for plate_edge.detect.PlateDetector: the same detections for every frame."""
+
+    def __init__(self, detections):
+        self.detections, self.frames = detections, 0
+
+    def detect(self, frame):
+        self.frames += 1
+        return list(self.detections)
+
+
+def _detection(x0, y0, x1, y1, score=0.9):
+    from plate_edge.detect import Detection
+    from plate_edge.types import Box
+    return Detection(Box(x0, y0, x1 - x0, y1 - y0), [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], score)
+
+
+def test_detected_plates_the_localizer_missed_are_read():
+    """A plain frame gives the localizer nothing: the detector's plate is cut and read, and the
+    reading carries the detector's outline; outside the motion zones it is left alone."""
+    model = TableModel([table("ABC1234")])
+    det = FixedDetector([_detection(400, 300, 560, 340)])
+    reader = PlateReader(ReaderConfig(layouts=[]), model, detector=det)
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    plates = reader.read_frame(frame)
+    assert det.frames == 1 and [p.text for p in plates] == ["ABC1234"]
+    assert (plates[0].box.x, plates[0].box.y, plates[0].box.w, plates[0].box.h) == (400, 300, 160, 40)
+    assert len(model.crops) >= 1
+    elsewhere = [[(0, 0), (200, 0), (200, 200), (0, 200)]]
+    assert PlateReader(ReaderConfig(layouts=[]), TableModel([table("ABC1234")]), detector=det
+                       ).read_frame(frame, zones=elsewhere) == []
+
+
+def test_a_detection_on_a_plate_the_localizer_found_is_not_read_twice():
+    from plate_edge.sim.synth import render_scene
+    rng = np.random.default_rng(5)
+    scene = render_scene(["KX4071"], rng, size=(1280, 720), widths=(220, 240))
+    quad = np.asarray(scene.plates[0][1], np.float64)
+    x0, y0 = (int(v) for v in quad.min(axis=0))
+    x1, y1 = (int(v) for v in quad.max(axis=0))
+    found = PlateReader(ReaderConfig(layouts=[]), TableModel([table("KX4071")] * 8), detector=FixedDetector([])
+                        ).read_frame(scene.image)
+    assert len(found) == 1            # the localizer finds the rendered plate
+    both = PlateReader(ReaderConfig(layouts=[]), TableModel([table("KX4071")] * 8),
+                       detector=FixedDetector([_detection(x0, y0, x1, y1)])).read_frame(scene.image)
+    assert len(both) == 1 and both[0].box == found[0].box
+
+
+def test_the_detector_is_loaded_only_for_the_learned_reader():
+    from plate_edge.detect import DetectorConfig
+    assert PlateReader(ReaderConfig(), TableModel([])).detector is not None        # the shipped one
+    assert PlateReader(ReaderConfig(detector=DetectorConfig(model="")), TableModel([])).detector is None
+    assert PlateReader.from_model("alnum").detector is None                        # a classifier

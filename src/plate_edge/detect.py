@@ -22,8 +22,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from .classify import ModelError, open_model
+from .classify import ModelError, open_model, resolve_model_path
+from .settings import Settings
 from .types import Box
 
 REG_CHANNELS = ("dx", "dy", "log_w", "log_h",
@@ -31,21 +33,16 @@ REG_CHANNELS = ("dx", "dy", "log_w", "log_h",
 MODEL_KIND = "plate_detector"
 
 
-@dataclass
-class DetectorConfig:
-    model: str = ""                  # .tflite written by convert.train_detector
-    score_threshold: float | None = None   # None: the model's own (metadata "score_threshold")
-    max_plates: int = 8
-    nms_iou: float = 0.4
-    threads: int = 1
-
-    def validate(self) -> None:
-        if self.score_threshold is not None and not 0.0 < self.score_threshold < 1.0:
-            raise ValueError("score_threshold must be between 0 and 1")
-        if self.max_plates < 1:
-            raise ValueError("max_plates must be at least 1")
-        if not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError("nms_iou must be in (0, 1]")
+class DetectorConfig(Settings):
+    """Settings of the learned plate detector (`reader.detector`): beside the localizer, with the
+    learned reader only; its plates that no localizer plate overlaps are read too."""
+    model: str = "plate-detector"    # "" (off), a shipped model name or a .tflite path
+    score_threshold: float | None = Field(0.4, gt=0, lt=1)  # None: the model's own (its best F1 alone);
+    # lower beside the localizer: the reader's confidence drops what is no plate
+    max_plates: int = Field(8, ge=1, le=100)
+    nms_iou: float = Field(0.4, gt=0, le=1)
+    overlap: float = Field(0.2, ge=0, le=1)  # a detection overlapping a localizer plate more (IoU) is that plate
+    threads: int = Field(1, ge=1, le=64)
 
 
 @dataclass
@@ -192,8 +189,8 @@ class PlateDetector:
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig) -> PlateDetector:
-        cfg.validate()
-        return cls.load(cfg.model, cfg.threads, cfg)
+        """The detector of `cfg.model` (a shipped model's name or a path)."""
+        return cls.load(resolve_model_path(cfg.model), cfg.threads, cfg)
 
     def raw(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Dequantized heatmap (h, w), regression (h, w, 12) and the letterbox scale of a frame."""

@@ -70,7 +70,7 @@ class Localizer:
                 found.append(([_shift(_scale(ln, 1.0 / f), x0, y0) for ln in group], dark))
         maybe = [self._candidate(gray, group, dark, bounded=True)
                  for group, dark in _dedupe(found, gray, cfg.polarity_doubt)]
-        cands = [c for c in maybe if c is not None and _in_zones(c.box, zones)]
+        cands = [c for c in maybe if c is not None and in_zones(c.box, zones)]
         cands.sort(key=lambda c: -c.score)
         return cands[:cfg.max_plates]
 
@@ -376,7 +376,8 @@ def _ink(lines: list[Line]) -> float:
     return sum(len(ln) * ln.height for ln in lines)
 
 
-def _in_zones(box: Box, zones: list | None) -> bool:
+def in_zones(box: Box, zones: list | None) -> bool:
+    """Whether a box's centre lies in one of the zones (polygons; none given: anywhere)."""
     if not zones:
         return True
     c = (box.x + box.w / 2.0, box.y + box.h / 2.0)

@@ -1,6 +1,8 @@
 """The reading pipeline: frame -> find plates -> recognise -> decode -> readings (Reader._read).
 
-The localizer finds plate outlines. A recogniser turns each into per-character probabilities:
+The localizer finds plate outlines (lines of characters); with the learned reader, a learned
+detector (plate_edge.detect, `reader.detector`) adds the plates it finds that no localizer plate
+overlaps. A recogniser turns each into per-character probabilities:
 the learned stage reads the whole plate with one model (LearnedRecogniser, a `decoder: ctc`
 model), the classic stage cuts characters out with the segmenter and classifies them in one
 batch (SegmentingRecogniser). The plate formats - or, with none matching, the common plate
@@ -20,9 +22,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .classify import Classifier, open_model, resolve_model_path
+from .detect import DetectorConfig, PlateDetector, rectify
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
-from .localize import LocalizeConfig, Localizer
+from .localize import LocalizeConfig, Localizer, in_zones
 from .recognise import PlateRecogniser, RawReading, prepare
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
@@ -36,6 +39,7 @@ Zone = Sequence[tuple[float, float]]
 # cut of a plate; the cuts seldom err alike.
 VIEWS = ((0.0, 0.0, 0.0, 0.0), (-0.04, -0.08, -0.04, -0.08), (0.05, 0.1, 0.05, 0.1),
          (-0.03, 0.0, 0.03, 0.0), (0.03, 0.0, -0.03, 0.0))
+DETECTED_CROP_H = 48  # px: the rectified crop a detected plate carries (the learned stage cuts its own)
 MAX_CUT_SCALE = 2   # a plate is cut at its own resolution up to this many times the model input
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
@@ -74,6 +78,7 @@ class ReaderConfig(Settings):
     localize: LocalizeConfig = Field(default_factory=LocalizeConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
     learned: LearnedConfig = Field(default_factory=LearnedConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
 
     _layouts = field_validator("layouts")(_known_layouts)
 
@@ -113,10 +118,16 @@ class Reader:
     metadata) or the classic segmenter + character classifier (classify.Classifier). The
     package's public face is PlateReader (this class): PlateReader.from_model("plate").read(image)."""
 
-    def __init__(self, cfg: ReaderConfig, model: Classifier | PlateRecogniser):
+    def __init__(self, cfg: ReaderConfig, model: Classifier | PlateRecogniser,
+                 detector: PlateDetector | None = None):
         self.cfg = cfg
         self.model = model
         self.localizer = Localizer(cfg.localize)
+        # the learned detector beside the localizer (reader.detector): with the learned reader only
+        learned = isinstance(model, PlateRecogniser)
+        if detector is None and learned and cfg.detector.model:
+            detector = PlateDetector.from_config(cfg.detector)
+        self.detector = detector if learned else None
         self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned, cfg.min_confidence)
                                        if isinstance(model, PlateRecogniser)
                                        else SegmentingRecogniser(model, cfg, self.localizer))
@@ -130,7 +141,9 @@ class Reader:
 
     def with_config(self, cfg: ReaderConfig) -> Reader:
         """A reader with other settings sharing this one's model (per-camera overrides)."""
-        return self if cfg == self.cfg else Reader(cfg, self.model)
+        if cfg == self.cfg:
+            return self
+        return Reader(cfg, self.model, self.detector if cfg.detector == self.cfg.detector else None)
 
     @classmethod
     def from_model(cls, name_or_path: str | Path = "plate", config: ReaderConfig | None = None,
@@ -152,8 +165,19 @@ class Reader:
         """read_frame, with the time each stage took."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
-            return self.localizer.find(gray, scaled)
+            found = self.localizer.find(gray, scaled)
+            return found + self._detected(gray, found, scaled) if self.detector is not None else found
         return self._read(image, find)
+
+    def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None) -> list[PlateCandidate]:
+        """The detector's plates (in zones) that no plate the localizer found overlaps."""
+        assert self.detector is not None
+        out = []
+        for d in self.detector.detect(gray):
+            if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found):
+                out.append(PlateCandidate(box=d.box, polygon=d.quad, crop=rectify(gray, d.quad, DETECTED_CROP_H),
+                                          score=d.score))
+        return out
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
         """The plate in an image that is already a plate (a little margin is fine)."""
@@ -283,7 +307,8 @@ class LearnedRecogniser:
         quads = []
         for p in plates:
             quad = np.array(p.polygon, np.float64) * unscale
-            quads.append(quad if whole else grow_quad(quad, self.cfg.crop_margin_x, self.cfg.crop_margin_y))
+            mx, my = self.cfg.crop_margin_x, self.cfg.crop_margin_y
+            quads.append(quad if whole else view_quad(quad, (mx, my, mx, my)))
         # cut from the frame's gray copy, at full resolution (a frame over max_frame_side was shrunk)
         full = gray if unscale == 1.0 else to_gray(image, max(image.shape[:2]))[0]
         if full is None:
@@ -357,15 +382,6 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
         return probs
     p = np.power(np.maximum(probs, 1e-30), 1.0 / temperature)
     return p / p.sum(axis=1, keepdims=True)
-
-
-def grow_quad(quad: np.ndarray, mx: float, my: float) -> np.ndarray:
-    """A quadrilateral (clockwise from top-left) grown by mx of its width on the left and right
-    and my of its height above and below, along its own sides."""
-    tl, tr, br, bl = quad
-    right, down = (tr - tl + br - bl) / 2, (bl - tl + br - tr) / 2
-    dx, dy = right * mx, down * my
-    return np.array([tl - dx - dy, tr + dx - dy, br + dx + dy, bl - dx + dy])
 
 
 def _box_to_frame(box: tuple[int, int, int, int], back: np.ndarray) -> Box:
