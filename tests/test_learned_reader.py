@@ -237,3 +237,17 @@ def test_the_detector_is_loaded_only_for_the_learned_reader():
     assert PlateReader(ReaderConfig(), TableModel([])).detector is not None        # the shipped one
     assert PlateReader(ReaderConfig(detector=DetectorConfig(model="")), TableModel([])).detector is None
     assert PlateReader.from_model("alnum").detector is None                        # a classifier
+
+
+def test_alone_the_detector_is_the_only_finder_and_its_outline_is_widened():
+    """detector.alone: the localizer is not run, so the rendered plate it would find gives no
+    reading of its own; the detected plate is cut crop_margin_x of its width wider on each side."""
+    from plate_edge.detect import DetectorConfig
+    from plate_edge.sim.synth import render_scene
+    scene = render_scene(["KX4071"], np.random.default_rng(5), size=(1280, 720), widths=(220, 240))
+    det = FixedDetector([_detection(100, 500, 260, 540)])    # elsewhere than the rendered plate
+    cfg = ReaderConfig(layouts=[], detector=DetectorConfig(alone=True, crop_margin_x=0.1))
+    plates = PlateReader(cfg, TableModel([table("ABC1234")] * 8), detector=det).read_frame(scene.image)
+    assert [p.text for p in plates] == ["ABC1234"]
+    xs = [x for x, _ in plates[0].polygon]
+    assert np.isclose(min(xs), 100 - 16) and np.isclose(max(xs), 260 + 16)

@@ -42,6 +42,9 @@ class DetectorConfig(Settings):
     max_plates: int = Field(8, ge=1, le=100)
     nms_iou: float = Field(0.4, gt=0, le=1)
     overlap: float = Field(0.2, ge=0, le=1)  # a detection overlapping a localizer plate more (IoU) is that plate
+    crop_margin_x: float = Field(0.08, ge=0, le=1)  # detected outlines are cut this share of their width
+    # wider on each side (its boxes are loose at the text's ends)
+    alone: bool = False        # the only finder: the localizer is not run (2-3x faster; see config.yaml)
     threads: int = Field(1, ge=1, le=64)
 
 

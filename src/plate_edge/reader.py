@@ -165,18 +165,23 @@ class Reader:
         """read_frame, with the time each stage took."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
+            if self.detector is not None and self.cfg.detector.alone:
+                return self._detected(gray, [], scaled)
             found = self.localizer.find(gray, scaled)
             return found + self._detected(gray, found, scaled) if self.detector is not None else found
         return self._read(image, find)
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None) -> list[PlateCandidate]:
-        """The detector's plates (in zones) that no plate the localizer found overlaps."""
+        """The detector's plates (in zones) that no plate the localizer found overlaps, their outlines
+        widened by detector.crop_margin_x."""
         assert self.detector is not None
+        mx = self.cfg.detector.crop_margin_x
         out = []
         for d in self.detector.detect(gray):
             if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found):
-                out.append(PlateCandidate(box=d.box, polygon=d.quad, crop=rectify(gray, d.quad, DETECTED_CROP_H),
-                                          score=d.score))
+                quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
+                out.append(PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
+                                          crop=rectify(gray, d.quad, DETECTED_CROP_H), score=d.score))
         return out
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
