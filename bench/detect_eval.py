@@ -9,9 +9,9 @@ plates too: read them with care), openimages test split, and the held-out romani
 (dayride_type1_002, never trained on). Per finder and set: recall (a label counts as found when a
 detection overlaps it at IoU >= 0.5), false detections per frame (detections overlapping no label
 at IoU >= 0.3), and median / p95 milliseconds per frame at the native size and with the frame
-resized to 1280x720, one thread. "either" is the union of both finders (detector proposals with the
-localizer as a fallback). "read" is the whole reader (`--reader-model`, default the learned `plate`):
-the localizer's plates that give a reading (the model finds characters with reader.min_confidence),
+resized to 1280x720, one thread. "either" is the union of both finders (the reader's finders with
+reader.detector on). "read" is the whole reader (`--reader-model`, default the learned `plate`):
+the found plates that give a reading (the model finds characters with reader.min_confidence),
 i.e. what reaches the tracker and MQTT; its times include reading. Missing data or model: says so
 and exits 0.
 """

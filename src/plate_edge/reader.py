@@ -129,10 +129,10 @@ class Reader:
             detector = PlateDetector.from_config(cfg.detector)
         self.detector = detector if learned else None
         self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned, cfg.min_confidence)
-                                       if isinstance(model, PlateRecogniser)
+                                       if isinstance(model, PlateRecogniser)   # narrows the type
                                        else SegmentingRecogniser(model, cfg, self.localizer))
         self.formats = FormatSet(cfg.formats, model.labels)
-        ratio = cfg.learned.look_alike_ratio if isinstance(model, PlateRecogniser) else LOOK_ALIKE_RATIO
+        ratio = cfg.learned.look_alike_ratio if learned else LOOK_ALIKE_RATIO
         self.layouts = LayoutPrior(cfg.layouts, model.labels, min_ratio=ratio)
 
     @property
