@@ -3,7 +3,7 @@
 `cpu` is the CPU time of the whole read_frame (thread time): on a shared, busy machine it is the
 better estimate of the wall time on an idle device. The load average is printed for context.
 
-  .venv/bin/python bench/speed.py [--model digits|alnum|PATH] [--frames N] [--keras PATH.keras]
+  .venv/bin/python bench/speed.py [--model digits|alnum|PATH] [--frames N] [--keras PATH.keras] [--config F]
 
 Frames of 640x480, 1280x720 and 1920x1080 with two plates each come from plate_edge.sim.synth. When
 TensorFlow and a Keras model (models/*.keras or --keras) are available, the naive way - Keras
@@ -13,7 +13,8 @@ Real photos: the scenes of ../shared/data/plates-dev (or --real-data) are timed 
 and as 1280x720 and 1920x1080 camera frames (cropped to 16:9 around the labelled plate, then resized):
 per stage median and p95, candidates (plates the finder proposes) and readings per frame. Skipped
 when the data is not there; --real-frames limits the scenes per size. The motion gate
-(plate_edge.motion) is timed per 1280x720 frame too.
+(plate_edge.motion) is timed per 1280x720 frame too. --config reads the reader section of a
+configuration file (e.g. reader.detector.localizer: beside); the defaults otherwise.
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from plate_edge import load_config  # noqa: E402
 from plate_edge.charimg import to_batch  # noqa: E402
 from plate_edge.classify import Classifier  # noqa: E402
 from plate_edge.motion import MotionConfig, MotionGate  # noqa: E402
-from plate_edge.reader import Reader, ReaderConfig, to_gray  # noqa: E402
+from plate_edge.reader import Reader, to_gray  # noqa: E402
 from plate_edge.segment import segment  # noqa: E402
 from plate_edge.sim.synth import random_text, render_scene  # noqa: E402
 
@@ -49,9 +51,10 @@ def main(argv=None) -> int:
                     help="plates-dev folder (labels.csv) for the real-photo timings")
     ap.add_argument("--real-frames", type=int, default=0, help="real scenes per size (0: all)")
     ap.add_argument("--no-synthetic", action="store_true", help="only the real photos and the motion gate")
+    ap.add_argument("--config", help="configuration file for the reader section (default: the defaults)")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
-    reader = Reader.from_model(args.model, ReaderConfig(), threads=1)
+    reader = Reader.from_model(args.model, load_config(args.config).reader, threads=1)
     clf = reader.model
     rng = np.random.default_rng(7)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"

@@ -218,16 +218,18 @@ def test_detected_plates_the_localizer_missed_are_read():
 
 
 def test_a_detection_on_a_plate_the_localizer_found_is_not_read_twice():
+    from plate_edge.detect import DetectorConfig
     from plate_edge.sim.synth import render_scene
     rng = np.random.default_rng(5)
     scene = render_scene(["KX4071"], rng, size=(1280, 720), widths=(220, 240))
     quad = np.asarray(scene.plates[0][1], np.float64)
     x0, y0 = (int(v) for v in quad.min(axis=0))
     x1, y1 = (int(v) for v in quad.max(axis=0))
-    found = PlateReader(ReaderConfig(layouts=[]), TableModel([table("KX4071")] * 8), detector=FixedDetector([])
+    beside = ReaderConfig(layouts=[], detector=DetectorConfig(localizer="beside"))
+    found = PlateReader(beside, TableModel([table("KX4071")] * 8), detector=FixedDetector([])
                         ).read_frame(scene.image)
     assert len(found) == 1            # the localizer finds the rendered plate
-    both = PlateReader(ReaderConfig(layouts=[]), TableModel([table("KX4071")] * 8),
+    both = PlateReader(beside, TableModel([table("KX4071")] * 8),
                        detector=FixedDetector([_detection(x0, y0, x1, y1)])).read_frame(scene.image)
     assert len(both) == 1 and both[0].box == found[0].box
 
@@ -239,15 +241,29 @@ def test_the_detector_is_loaded_only_for_the_learned_reader():
     assert PlateReader.from_model("alnum").detector is None                        # a classifier
 
 
-def test_alone_the_detector_is_the_only_finder_and_its_outline_is_widened():
-    """detector.alone: the localizer is not run, so the rendered plate it would find gives no
-    reading of its own; the detected plate is cut crop_margin_x of its width wider on each side."""
+def test_the_localizer_runs_beside_the_detector_as_its_fallback_or_not_at_all():
+    """localizer "fallback" (the default): only on frames where the detector finds no plate;
+    "off": never; "beside": always. A detected plate is cut crop_margin_x of its width wider on
+    each side."""
     from plate_edge.detect import DetectorConfig
     from plate_edge.sim.synth import render_scene
     scene = render_scene(["KX4071"], np.random.default_rng(5), size=(1280, 720), widths=(220, 240))
-    det = FixedDetector([_detection(100, 500, 260, 540)])    # elsewhere than the rendered plate
-    cfg = ReaderConfig(layouts=[], detector=DetectorConfig(alone=True, crop_margin_x=0.1))
-    plates = PlateReader(cfg, TableModel([table("ABC1234")] * 8), detector=det).read_frame(scene.image)
-    assert [p.text for p in plates] == ["ABC1234"]
-    xs = [x for x, _ in plates[0].polygon]
-    assert np.isclose(min(xs), 100 - 16) and np.isclose(max(xs), 260 + 16)
+    detected = _detection(100, 500, 260, 540)                 # not where the rendered plate is
+
+    def lefts(localizer, detections):
+        """The left edges of the plates read: 100 is the detection, anything else the localizer's."""
+        cfg = ReaderConfig(layouts=[], detector=DetectorConfig(localizer=localizer, crop_margin_x=0.1))
+        model = TableModel([table("KX4071")] * 16)
+        plates = PlateReader(cfg, model, detector=FixedDetector(detections)).read_frame(scene.image)
+        assert all(p.text == "KX4071" for p in plates)
+        return sorted(p.box.x for p in plates), plates
+
+    assert ReaderConfig().detector.localizer == "fallback"
+    xs, plates = lefts("fallback", [detected])
+    assert xs == [100]                                        # the localizer did not run
+    quad_xs = [x for x, _ in plates[0].polygon]
+    assert np.isclose(min(quad_xs), 100 - 16) and np.isclose(max(quad_xs), 260 + 16)
+    xs, _ = lefts("fallback", [])                             # nothing detected: the localizer's plate
+    assert len(xs) == 1 and xs[0] != 100
+    assert lefts("off", [])[0] == []
+    assert lefts("beside", [detected])[0] == sorted([100] + xs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -34,17 +35,19 @@ MODEL_KIND = "plate_detector"
 
 
 class DetectorConfig(Settings):
-    """Settings of the learned plate detector (`reader.detector`): beside the localizer, with the
-    learned reader only; its plates that no localizer plate overlaps are read too."""
+    """Settings of the learned plate detector (`reader.detector`), with the learned reader only.
+    `localizer` says when the hand-written localizer runs too: "fallback" (on frames where the
+    detector finds no plate), "beside" (on every frame; the detected plates no localizer plate
+    overlaps are read too) or "off"."""
     model: str = "plate-detector"    # "" (off), a shipped model name or a .tflite path
     score_threshold: float | None = Field(0.4, gt=0, lt=1)  # None: the model's own (its best F1 alone);
-    # lower beside the localizer: the reader's confidence drops what is no plate
+    # lower: the reader's confidence drops what is no plate
     max_plates: int = Field(8, ge=1, le=100)
     nms_iou: float = Field(0.4, gt=0, le=1)
     overlap: float = Field(0.2, ge=0, le=1)  # a detection overlapping a localizer plate more (IoU) is that plate
     crop_margin_x: float = Field(0.08, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
-    alone: bool = False        # the only finder: the localizer is not run (2-3x faster; see config.yaml)
+    localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
     threads: int = Field(1, ge=1, le=64)
 
 

@@ -1,8 +1,9 @@
 """The reading pipeline: frame -> find plates -> recognise -> decode -> readings (Reader._read).
 
-The localizer finds plate outlines (lines of characters); with the learned reader, a learned
-detector (plate_edge.detect, `reader.detector`) adds the plates it finds that no localizer plate
-overlaps. A recogniser turns each into per-character probabilities:
+The hand-written localizer finds plate outlines (lines of characters); with the learned reader, a
+learned detector (plate_edge.detect, `reader.detector`) finds them first and the localizer runs
+only on frames where it finds none (`localizer: fallback`; or "beside" it on every frame, or
+"off"). A recogniser turns each plate into per-character probabilities:
 the learned stage reads the whole plate with one model (LearnedRecogniser, a `decoder: ctc`
 model), the classic stage cuts characters out with the segmenter and classifies them in one
 batch (SegmentingRecogniser). The plate formats - or, with none matching, the common plate
@@ -123,7 +124,7 @@ class Reader:
         self.cfg = cfg
         self.model = model
         self.localizer = Localizer(cfg.localize)
-        # the learned detector beside the localizer (reader.detector): with the learned reader only
+        # the learned detector, the first finder (reader.detector): with the learned reader only
         learned = isinstance(model, PlateRecogniser)
         if detector is None and learned and cfg.detector.model:
             detector = PlateDetector.from_config(cfg.detector)
@@ -165,10 +166,13 @@ class Reader:
         """read_frame, with the time each stage took."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
-            if self.detector is not None and self.cfg.detector.alone:
-                return self._detected(gray, [], scaled)
+            mode = self.cfg.detector.localizer if self.detector is not None else "only"
+            if mode in ("fallback", "off"):
+                detected = self._detected(gray, [], scaled)
+                if detected or mode == "off":
+                    return detected
             found = self.localizer.find(gray, scaled)
-            return found + self._detected(gray, found, scaled) if self.detector is not None else found
+            return found + self._detected(gray, found, scaled) if mode == "beside" else found
         return self._read(image, find)
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None) -> list[PlateCandidate]:
