@@ -19,7 +19,7 @@ class TableModel(PlateRecogniser):
     network; it records the crops it is given."""
 
     def __init__(self, tables: list[np.ndarray]):
-        self.labels, self.input_size, self.model_id = LABELS, (48, 160), "table"
+        self.labels, self.input_size, self.model_id, self.rows = LABELS, (48, 160), "table", 1
         self.tables, self.crops = tables, []
 
     def recognise(self, crops):
@@ -142,6 +142,37 @@ class SequenceModel(TableModel):
             out.append(RawReading(text=text, probs=probs, char_probs=[p] * n,
                                   positions=[(0, i / max(n, 1), (i + 1) / max(n, 1)) for i in range(n)], rows=[0] * n))
         return out
+
+
+def test_the_views_vote_by_ctc_likelihood_a_sure_cut_outweighs_two_unsure_ones():
+    """With the frames of every cut, each distinct reading is scored by its CTC likelihood summed
+    over the cuts: two cuts that read 8 where they are unsure between 8 and 3 lose to one cut
+    sure of its 3 (counting cuts, the 8 would win 2 to 1)."""
+    from plate_edge.reader import vote
+    from plate_edge.recognise import ctc_greedy
+
+    def frames(text, doubt):
+        """(2 * 20, K) frames: each character on its own frame, a blank between; `doubt` splits
+        the frame of '8' or '3' between 8 (first) and 3."""
+        k = len(LABELS) + 1
+        out = np.full((40, k), 1e-4, np.float32)
+        out[:, 0] = 1.0
+        for i, ch in enumerate(text):
+            f = 2 * i + 1
+            out[f, 0] = 1e-4
+            if ch in "83":
+                out[f, LABELS.index("8") + 1], out[f, LABELS.index("3") + 1] = doubt
+            else:
+                out[f, LABELS.index(ch) + 1] = 1.0
+        return out / out.sum(axis=1, keepdims=True)
+
+    unsure = ctc_greedy(frames("AB8", (0.55, 0.45)), LABELS)
+    sure = ctc_greedy(frames("AB3", (0.02, 0.98)), LABELS)
+    back = np.eye(3)
+    views = [(unsure, back), (unsure, back), (sure, back)]
+    assert vote(views, rows=2)[0].text == "AB3"
+    counted = [(r.__class__(**{**r.__dict__, "frame_probs": None}), b) for r, b in views]
+    assert vote(counted, rows=2)[0].text == "AB8"          # without frames: the most views
 
 
 def test_the_cut_is_the_training_crop():

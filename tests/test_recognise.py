@@ -1,8 +1,11 @@
-"""Greedy CTC decoding of the learned plate reader on hand-made probability tables (no TF)."""
+"""Greedy CTC decoding and CTC likelihoods of the learned plate reader on hand-made probability
+tables (no TF)."""
+import itertools
+
 import numpy as np
 import pytest
 
-from plate_edge.recognise import ctc_greedy, prepare
+from plate_edge.recognise import ctc_greedy, ctc_log_likelihood, prepare
 
 LABELS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 K = len(LABELS) + 1     # class 0 = blank
@@ -87,3 +90,26 @@ def test_prepare_gray_fixed_size():
     assert prepare(bgr, (48, 160)).shape == (48, 160)
     assert prepare(bgr[:20, :50, 0], (48, 160)).shape == (48, 160)
     assert prepare(bgr, (48, 160)).dtype == np.uint8
+
+
+def test_ctc_log_likelihood_sums_every_path_that_collapses_to_the_sequence():
+    """The forward algorithm against brute force: every frame path of a tiny table whose collapse
+    (repeats merged, blanks dropped) is the sequence; for several tables and sequences at once."""
+    rng = np.random.default_rng(3)
+    frames = rng.random((2, 5, 4))
+    frames /= frames.sum(axis=2, keepdims=True)
+    seqs = [[1], [1, 1], [1, 2, 1], [3, 2], []]
+
+    def collapse(path):
+        out = [c for i, c in enumerate(path) if c != 0 and (i == 0 or path[i - 1] != c)]
+        return out
+
+    got = ctc_log_likelihood(frames, seqs)
+    assert got.shape == (2, len(seqs))
+    for n in range(2):
+        for m, seq in enumerate(seqs):
+            total = sum(np.prod([frames[n, t, c] for t, c in enumerate(path)])
+                        for path in itertools.product(range(4), repeat=5) if collapse(list(path)) == seq)
+            assert got[n, m] == pytest.approx(np.log(total), rel=1e-9)
+    # four 1s need seven frames (a blank between each two): impossible in five
+    assert np.isneginf(ctc_log_likelihood(frames[:1], [[1, 1, 1, 1]])[0, 0])

@@ -27,7 +27,7 @@ from .detect import DetectorConfig, PlateDetector, rectify
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer, in_zones
-from .recognise import PlateRecogniser, RawReading, prepare
+from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, prepare
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
@@ -298,7 +298,7 @@ class LearnedRecogniser:
     (recognise.prepare), then read whole (recognise.PlateRecogniser): characters, their count,
     rows and positions all come from the model. A plate whose first cut reads as one (2-10
     characters, confident enough to be kept: `min_confidence`) is read again from `views` cuts
-    and the text most cuts agree on is kept."""
+    and the reading the cuts together make most likely is kept (vote)."""
 
     def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0):
         self.model, self.cfg, self.min_confidence = model, cfg, min_confidence
@@ -332,7 +332,7 @@ class LearnedRecogniser:
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
         for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
             views[i].append((raw, back))
-        return [self._chars(*vote(v)) for v in views]
+        return [self._chars(*vote(v, self.model.rows)) for v in views]
 
     def _plausible(self, raw: RawReading) -> bool:
         return self.cfg.min_chars <= len(raw.text) <= self.cfg.max_chars
@@ -362,11 +362,28 @@ class LearnedRecogniser:
                           [[i] for i in range(len(raw.text))], np.clip(presence, 0.0, 1.0))
 
 
-def vote(views: list[tuple[RawReading, np.ndarray]]) -> tuple[RawReading, np.ndarray]:
-    """The view whose text most views read (an empty reading gets no vote); among equals,
-    the most confident (product of its characters' probabilities)."""
-    counts = Counter(raw.text for raw, _ in views if raw.text)   # counts[""] is 0
-    return max(views, key=lambda v: (counts[v[0].text], float(np.prod(v[0].char_probs)) if v[0].text else 0.0))
+def vote(views: list[tuple[RawReading, np.ndarray]], rows: int = 1) -> tuple[RawReading, np.ndarray]:
+    """The view whose reading the views together make most likely: each distinct reading is scored
+    by its CTC log-likelihood summed over every view's frames (`rows` rows of frames: a sure cut
+    outweighs two unsure ones). Without frames (a stand-in model), by the number of views that
+    read it. Among equals, the most confident view (product of its characters' probabilities); an
+    empty reading loses."""
+    def key(raw: RawReading) -> tuple:
+        return tuple(zip(raw.rows, raw.text))
+    read = {key(raw): raw for raw, _ in views if raw.text}
+    frames = [raw.frame_probs for raw, _ in views if raw.frame_probs is not None]
+    support: dict[tuple, float] = dict(Counter(key(raw) for raw, _ in views if raw.text))
+    if len(read) > 1 and len(frames) == len(views):
+        per_row = np.stack(frames).reshape(len(views), rows, -1, frames[0].shape[-1])  # (V, rows, T, K)
+        support = dict.fromkeys(read, 0.0)
+        for r in range(rows):
+            seqs = [[c for c, row in zip(raw.classes, raw.rows) if row == r] for raw in read.values()]
+            if all(q == seqs[0] for q in seqs):
+                continue            # a row every reading spells alike weighs them all alike
+            for k, total in zip(read, ctc_log_likelihood(per_row[:, r], seqs).sum(axis=0)):
+                support[k] += float(total)
+    return max(views, key=lambda v: (support[key(v[0])], float(np.prod(v[0].char_probs)))
+               if v[0].text else (-np.inf, 0.0))
 
 
 def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:

@@ -31,6 +31,8 @@ class RawReading:
     rows: list[int]                             # row of each character (0 top)
     two_row: bool = False                       # whether row 1 emitted anything
     frames: list[tuple[int, int]] = field(default_factory=list)  # (row, frame) of each char's best frame
+    classes: list[int] = field(default_factory=list)            # model class of each character
+    frame_probs: np.ndarray | None = None       # (rows * T, 1 + len(labels)) the softmax frames read
 
     def boxes(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
         """Each character's (x, y, w, h) in a crop of width x height: x from the CTC frames, y the
@@ -73,7 +75,7 @@ def ctc_greedy(probs: np.ndarray, labels: str | list[str], blank: int = 0, rows:
     steps = probs.shape[0] // rows
     keep = [c for c in range(k) if c != blank]
     label_of = {c: str(labels[i]) for i, c in enumerate(keep)}
-    text, char_rows, chars, char_p, positions, frames = [], [], [], [], [], []
+    text, char_rows, chars, char_p, positions, frames, classes = [], [], [], [], [], [], []
     for r in range(rows):
         p = probs[r * steps:(r + 1) * steps]
         best = p.argmax(axis=1)
@@ -92,11 +94,42 @@ def ctc_greedy(probs: np.ndarray, labels: str | list[str], blank: int = 0, rows:
                 char_rows.append(r)
                 positions.append((r, max(0.0, (t - 0.5) / steps), min(1.0, (end + 1.5) / steps)))
                 frames.append((r, f))
+                classes.append(c)
             t = end + 1
     table = np.stack(chars) if chars else np.zeros((0, len(keep)), np.float32)
     return RawReading(text="".join(text), probs=table.astype(np.float32), char_probs=char_p,
                       positions=positions, rows=char_rows, two_row=any(r > 0 for r in char_rows),
-                      frames=frames)
+                      frames=frames, classes=classes, frame_probs=probs)
+
+
+def ctc_log_likelihood(frames: np.ndarray, seqs: list[list[int]], blank: int = 0) -> np.ndarray:
+    """log P(seq | frames) under CTC (the training loss, negated) for every frame matrix and class
+    sequence: frames (N, T, K) softmax rows, M sequences -> (N, M). The forward algorithm over the
+    blank-extended sequences, vectorised over N and M."""
+    n, steps, _ = frames.shape
+    m = len(seqs)
+    width = 2 * max((len(q) for q in seqs), default=0) + 1
+    ext = np.full((m, width), blank, np.int64)
+    for i, q in enumerate(seqs):
+        ext[i, 1:2 * len(q):2] = q
+    ends = np.array([2 * len(q) for q in seqs], np.int64)          # the last blank of each
+    skip = np.zeros((m, width), bool)                                # s-2 -> s: between two labels
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    valid = np.arange(width)[None, :] <= ends[:, None]
+    emit = np.log(np.maximum(frames, 1e-30))[:, :, ext]                # (N, T, M, S)
+    alpha = np.full((n, m, width), -np.inf)
+    alpha[:, :, :2] = emit[:, 0, :, :2]
+    alpha = np.where(valid, alpha, -np.inf)
+    pad = np.full((n, m, 2), -np.inf)
+    for t in range(1, steps):
+        shifted = np.concatenate([pad, alpha], axis=2)
+        alpha = np.logaddexp(alpha, shifted[:, :, 1:-1])
+        alpha = np.where(skip, np.logaddexp(alpha, shifted[:, :, :-2]), alpha) + emit[:, t]
+        alpha = np.where(valid, alpha, -np.inf)
+    last = np.take_along_axis(alpha, np.broadcast_to(ends[None, :, None], (n, m, 1)), axis=2)[..., 0]
+    before = np.take_along_axis(alpha, np.broadcast_to(np.maximum(ends - 1, 0)[None, :, None], (n, m, 1)),
+                                axis=2)[..., 0]
+    return np.logaddexp(last, np.where(ends > 0, before, -np.inf))
 
 
 class PlateRecogniser:
