@@ -44,7 +44,7 @@ class DetectorConfig(Settings):
     # lower: the reader's confidence drops what is no plate
     max_plates: int = Field(8, ge=1, le=100)
     nms_iou: float = Field(0.4, gt=0, le=1)
-    overlap: float = Field(0.2, ge=0, le=1)  # a detection overlapping a localizer plate more (IoU) is that plate
+    overlap: float = Field(0.2, ge=0, le=1)  # beside: a detection overlapping a localizer plate more (IoU) is it
     crop_margin_x: float = Field(0.08, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
