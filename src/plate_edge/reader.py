@@ -166,13 +166,15 @@ class Reader:
         """read_frame, with the time each stage took."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
-            mode = self.cfg.detector.localizer if self.detector is not None else "only"
-            if mode in ("fallback", "off"):
-                detected = self._detected(gray, [], scaled)
-                if detected or mode == "off":
-                    return detected
-            found = self.localizer.find(gray, scaled)
-            return found + self._detected(gray, found, scaled) if mode == "beside" else found
+            if self.detector is None:
+                return self.localizer.find(gray, scaled)
+            if self.cfg.detector.localizer == "beside":
+                found = self.localizer.find(gray, scaled)
+                return found + self._detected(gray, found, scaled)
+            detected = self._detected(gray, [], scaled)
+            if detected or self.cfg.detector.localizer == "off":
+                return detected
+            return self.localizer.find(gray, scaled)          # fallback: the detector found none
         return self._read(image, find)
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None) -> list[PlateCandidate]:
@@ -372,8 +374,10 @@ def vote(views: list[tuple[RawReading, np.ndarray]], rows: int = 1) -> tuple[Raw
         return tuple(zip(raw.rows, raw.text))
     read = {key(raw): raw for raw, _ in views if raw.text}
     frames = [raw.frame_probs for raw, _ in views if raw.frame_probs is not None]
-    support: dict[tuple, float] = dict(Counter(key(raw) for raw, _ in views if raw.text))
-    if len(read) > 1 and len(frames) == len(views):
+    support: dict[tuple, float]
+    if len(read) < 2 or len(frames) < len(views):
+        support = dict(Counter(key(raw) for raw, _ in views if raw.text))
+    else:
         per_row = np.stack(frames).reshape(len(views), rows, -1, frames[0].shape[-1])  # (V, rows, T, K)
         support = dict.fromkeys(read, 0.0)
         for r in range(rows):
