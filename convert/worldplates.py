@@ -39,7 +39,9 @@ _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
 STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
 EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
 EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
-BR_MANDATORY_SHARE = 0.6  # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
+BR_MANDATORY_SHARE = 0.6
+TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
+ACCESS_SHARE = 0.04      # and with the symbol of access beside it  # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 
 
 @dataclass
@@ -117,6 +119,9 @@ DEALER = ("CENTRAL AVE NISSAN.COM", "MARQUIS AUTO", "HUDSON TOYOTA", "STAR CARS"
           "NACMIAS AUTO SALES", "718-880-3000", "AUTO GROUP", "HONDA OF QUEENS", "BAY RIDGE FORD",
           "KIA OF BROOKLYN", "PREMIER MOTORS", "ALL AMERICAN", "CHEVROLET", "BMW OF MANHATTAN", "SERVICE",
           "LEASING", "YONKERS NY", "(914) 961-3500", "ROSE CADILLAC", "WE ARE FAMILY", "CARS.COM")
+AGENCIES = (("City of", "New York"), ("Metropolitan", "Transportation", "Authority"), ("Village of", "Scarsdale"),
+            ("County of", "Nassau"), ("Fire", "Department"), ("State", "Police"), ("Town of", "Greenwich"),
+            ("Board of", "Education"), ("Sheriff",), ("Port", "Authority"))
 BR_CITIES = ("SP SAO PAULO", "RJ RIO DE JANEIRO", "MG BELO HORIZONTE", "PR CURITIBA", "RS PORTO ALEGRE",
              "BA SALVADOR", "SC JOINVILLE", "GO GOIANIA", "PE RECIFE", "SP CAMPINAS", "SP SANTOS")
 
@@ -493,6 +498,52 @@ def _stacked(rng, img, font, color, cap, x, y_top, n=None):
         _text(img, rng, font, ch, s, x, y_top + (k + 0.5) * cap / n, color)
 
 
+def _agency(rng, img, color, cap, cx, y_mid, width):
+    """Two or three lines of small issuer text ('City of / New York', 'Metropolitan /
+    Transportation / Authority') centred on (cx, y_mid), at most `width` wide: NOT characters."""
+    lines = AGENCIES[int(rng.integers(len(AGENCIES)))]
+    lc = cap * rng.uniform(0.13, 0.19)
+    font = _pick(rng, _fonts("deco"))
+    for k, line in enumerate(lines):
+        y = y_mid + (k - (len(lines) - 1) / 2) * lc * 1.45
+        _text(img, rng, font, line, lc, cx, y, color, xs=rng.uniform(0.8, 1.0), max_w=width)
+
+
+def _type_code(rng, img, font, color, cap, x0, y_top, with_agency: bool) -> float:
+    """A plate-type code as New York's agency and municipal plates carry it: two (or three)
+    letters stacked as tall as the registration, left of it, often after small issuer text; NOT
+    part of the registration (the OpenALPR benchmarks' labels leave it out). Returns the x where
+    the registration may start."""
+    x = x0
+    if with_agency:
+        aw = cap * rng.uniform(0.9, 1.4)
+        _agency(rng, img, _jit(rng, color, 0.05), cap, x + aw / 2, y_top + cap / 2, aw)
+        x += aw + cap * 0.1
+    n = int(rng.choice([2, 2, 2, 3]))
+    s = cap / n * rng.uniform(0.82, 0.95)
+    cw = s * rng.uniform(0.75, 0.95)
+    for k in range(n):
+        ch = LETTERS[rng.integers(26)] if rng.random() < 0.9 else DIGITS[rng.integers(10)]
+        _text(img, rng, font, ch, s, x + cw / 2, y_top + (k + 0.5) * cap / n, color)
+    return x + cw * rng.uniform(1.1, 1.5)
+
+
+def _wheelchair(h: int) -> np.ndarray:
+    """The international symbol of access (a seated figure in a wheel), mask h px tall: NOT a
+    character, though a reader may take it for an E or a 6."""
+    h = max(8, int(h))
+    w = int(h * 0.85)
+    m = np.zeros((h, w), np.uint8)
+    t = max(1, h // 11)
+    cv2.circle(m, (int(w * 0.42), int(h * 0.1)), max(1, h // 10), 255, -1, cv2.LINE_AA)        # head
+    cv2.line(m, (int(w * 0.4), int(h * 0.24)), (int(w * 0.36), int(h * 0.58)), 255, t + 1, cv2.LINE_AA)  # back
+    cv2.line(m, (int(w * 0.36), int(h * 0.58)), (int(w * 0.7), int(h * 0.58)), 255, t + 1, cv2.LINE_AA)  # seat
+    cv2.line(m, (int(w * 0.7), int(h * 0.58)), (int(w * 0.86), int(h * 0.9)), 255, t + 1, cv2.LINE_AA)  # leg
+    cv2.line(m, (int(w * 0.39), int(h * 0.36)), (int(w * 0.66), int(h * 0.36)), 255, t, cv2.LINE_AA)     # arm
+    cv2.ellipse(m, (int(w * 0.4), int(h * 0.68)), (int(w * 0.3), int(h * 0.28)), 0, -60, 200, 255, t, cv2.LINE_AA)
+    return m.astype(np.float32) / 255
+
+
 def _sticker(rng, img, x, y, w, h):
     col = rng.choice([_rgb("e02020"), _rgb("20a040"), _rgb("f0e020"), _rgb("2060e0"), _rgb("f08020"), _rgb("ffffff")])
     cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), tuple(float(v) for v in _jit(rng, col, 0.05)), -1)
@@ -519,10 +570,13 @@ def _pick(rng, seq):
 
 def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, top_band=None,
              bottom_band=None, sep=None, layout=None, text=None, breaks=None, bg_kind=None, top_font=None,
-             emboss=None, two_row=False, stacked=None, aspect=2.0, small_suffix=""):
+             emboss=None, two_row=False, stacked=None, aspect=2.0, small_suffix="", code=None, agency=None,
+             access=None):
     """A North-American-style plate (12 x 6 in): state name on top, slogan at the bottom.
     small_suffix: characters painted small on the baseline after the main text, yet part of the
-    registration (New York City taxi medallions 5J23 + A)."""
+    registration (New York City taxi medallions 5J23 + A, police plates 4339 + 18).
+    code: a tall stacked plate-type code left of the registration (`agency`: after small issuer
+    text), access: the symbol of access beside it; neither is part of the registration."""
     H = int(CAP / rng.uniform(0.42, 0.52))
     W = int(H * aspect * rng.uniform(0.97, 1.03))
     img = _background(rng, H, W, bg, bg_kind)
@@ -550,6 +604,8 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
     font = _main_font(rng, font or _pick(rng, _fonts("us")))
     emboss = emboss if emboss is not None else (rng.uniform(0.4, 1.0) if rng.random() < 0.5 else 0.0)
     stacked = stacked if stacked is not None else rng.random() < 0.15
+    code = code if code is not None else (not stacked and rng.random() < TYPE_CODE_SHARE)
+    access = access if access is not None else (not code and rng.random() < ACCESS_SHARE)
     margin = W * rng.uniform(0.05, 0.09)
     x0, x1 = margin, W - margin
     if stacked:  # room for the tiny letters at the left or right
@@ -580,6 +636,17 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
         cap = min(cap, (hi - lo) / 1.05)
         y_top = float(np.clip(H * 0.5 - cap * rng.uniform(0.45, 0.55), lo, hi - cap * 1.05))
         small = cap * rng.uniform(0.4, 0.6)
+        if access:   # the symbol of access at the left or right of the registration
+            sym = _wheelchair(cap * rng.uniform(0.7, 1.0))
+            if rng.random() < 0.5:
+                _blend(img, sym, x0, y_top + cap / 2 - sym.shape[0] / 2, fg)
+                x0 += sym.shape[1] * rng.uniform(1.1, 1.4)
+            else:
+                _blend(img, sym, x1 - sym.shape[1], y_top + cap / 2 - sym.shape[0] / 2, fg)
+                x1 -= sym.shape[1] * rng.uniform(1.1, 1.4)
+        if code:
+            x0 = _type_code(rng, img, font, fg, cap, x0, y_top,
+                            agency if agency is not None else rng.random() < 0.5)
         x1m = x1 - small * 1.1 * len(small_suffix)
         boxes, _ = _main_text(rng, img, text, breaks or [], font, fg, cap, y_top, x0, x1m, sep=sep, emboss=emboss,
                               xs=rng.uniform(0.68, 1.0) if rng.random() < 0.7 else None)
@@ -668,26 +735,36 @@ def _plate(rng, region: str) -> _Plate:
         commercial = rng.random() < 0.2   # commercial: 12345 MA, "COMMERCIAL" under it
         text, breaks = _from_layout(rng, "NNNNN LL" if commercial else "LLL NNNN") if rng.random() < 0.6 \
             else _us_text(rng)
+        extra: dict = {}
+        u = rng.random()
+        if u < 0.1:   # agency and municipal plates: a few digits after a stacked type code
+            text, breaks = _from_layout(rng, _pick(rng, ["NNNN", "NNNN", "NNN", "NNNNN"]))
+            extra = dict(code=True, agency=rng.random() < 0.8, stacked=False)
+        elif u < 0.15:   # police: bold blue digits and a small two-digit year, both registration
+            return _us_like(rng, region, bg=_jit(rng, (0.95, 0.95, 0.95), 0.03), fg=_jit(rng, _rgb("1a50b0"), 0.08),
+                            state=_pick(rng, ["", "NEW YORK", "POLICE"]), slogan="", text=_from_layout(rng, "NNNN")[0],
+                            breaks=[], sep=None, stacked=False, code=False, font=_pick(rng, _fonts("wide")),
+                            small_suffix=f"{int(rng.integers(10, 30))}")
         if v < 0.55:   # Empire Gold: orange-yellow, navy text, navy band "NEW YORK", "EMPIRE STATE"
             return _us_like(rng, region, bg=_jit(rng, _rgb("f0aa28"), 0.05), fg=_jit(rng, _rgb("1a2050"), 0.04),
                             state="NEW YORK", slogan="COMMERCIAL" if commercial else "EMPIRE STATE",
                             top_band=_jit(rng, _rgb("1a2858"), 0.04),
                             top_color=_jit(rng, _rgb("f8f0e0"), 0.04), text=text, breaks=breaks,
                             sep="state" if breaks and rng.random() < 0.8 else None, bg_kind="grad", two_row=two,
-                            top_font=_pick(rng, _fonts("serif")))
+                            top_font=_pick(rng, _fonts("serif")), **extra)
         if v < 0.85:   # Excelsior: white, navy text, gold skyline band
             return _us_like(rng, region, bg=_jit(rng, _rgb("f4f4f0"), 0.03), fg=_jit(rng, _rgb("1a2050"), 0.04),
                             state="NEW YORK", slogan="EXCELSIOR", bottom_band=_jit(rng, _rgb("e0b040"), 0.06),
                             top_color=_jit(rng, _rgb("1a2a78"), 0.04), text=text, breaks=breaks,
                             sep="state" if breaks and rng.random() < 0.8 else None, two_row=two,
-                            top_font=_pick(rng, _fonts("serif")))
+                            top_font=_pick(rng, _fonts("serif")), **extra)
         return _us_like(rng, region, bg=_jit(rng, _rgb("e8eef8"), 0.04), fg=_jit(rng, _rgb("202a70"), 0.05),
                         state="NEW YORK", slogan="THE EMPIRE STATE", top_color=_jit(rng, _rgb("c02020"), 0.05),
-                        text=text, breaks=breaks, bg_kind="scenic" if rng.random() < 0.5 else "grad", two_row=two)
+                        text=text, breaks=breaks, bg_kind="scenic" if rng.random() < 0.5 else "grad", two_row=two, **extra)
     if region == "us-ny-taxi":
         n = int(rng.integers(5, 7))
         medallion = ""
-        if rng.random() < 0.15:   # medallion: 5J23 and a small letter on the baseline
+        if rng.random() < 0.3:   # medallion: 5J23 and a small letter on the baseline
             text, medallion = _from_layout(rng, "NLNN")[0], LETTERS[rng.integers(26)]
         elif rng.random() < 0.8:
             text = "T" + "".join(DIGITS[rng.integers(10)] for _ in range(n)) + "C"

@@ -92,6 +92,26 @@ def test_too_few_characters_and_low_confidence_give_no_reading():
     assert PlateReader(ReaderConfig(), TableModel([unsure])).read_crop(blank) is None
 
 
+def test_a_frame_drops_readings_shorter_than_min_frame_chars_a_crop_keeps_them():
+    """In a frame a 2-3 character reading is mostly a badge or a country code: dropped (and not
+    read again from more cuts); a crop read whole keeps it (min_chars)."""
+    from plate_edge.reader import LearnedConfig
+    from plate_edge.types import Box, PlateCandidate
+    image = np.full((120, 240, 3), 200, np.uint8)
+    gray = image[..., 0].copy()
+    plate = PlateCandidate(box=Box(40, 40, 120, 40), polygon=[(40, 40), (160, 40), (160, 80), (40, 80)],
+                           crop=gray[40:80, 40:160], score=1.0)
+    short = TableModel([table("AB1")] * 3)
+    assert LearnedRecogniser(short, LearnedConfig()).recognise(image, gray, [plate], 1.0) == [None]
+    assert len(short.crops) == 1
+    assert LearnedRecogniser(TableModel([table("AB1")]), LearnedConfig()).recognise(
+        image, gray, [plate], 1.0, whole=True)[0] is not None
+    lower = LearnedRecogniser(short, LearnedConfig(min_frame_chars=3))
+    assert lower.recognise(image, gray, [plate], 1.0)[0] is not None
+    assert LearnedRecogniser(TableModel([table("AB12")] * 3), LearnedConfig()).recognise(
+        image, gray, [plate], 1.0)[0] is not None
+
+
 # ------------------------------------------------------------------ the shipped model
 
 needs_model = pytest.mark.skipif(shipped_model("plate") is None, reason="no shipped plate model")
@@ -298,3 +318,42 @@ def test_the_localizer_runs_beside_the_detector_as_its_fallback_or_not_at_all():
     assert len(xs) == 1 and xs[0] != 100
     assert lefts("off", [])[0] == []
     assert lefts("beside", [detected])[0] == sorted([100] + xs)
+
+
+def _frames(text: str, last: float) -> np.ndarray:
+    """(2 * 20, K) frames: row 0 spells `text`, one frame per character with a blank between; the
+    last character's frame is `last` sure of it (the rest blank); row 1 all blank."""
+    k = len(LABELS) + 1
+    out = np.full((40, k), 1e-4, np.float32)
+    out[:, 0] = 1.0
+    for i, ch in enumerate(text):
+        f = 2 * i + 1
+        p = last if i == len(text) - 1 else 1.0
+        out[f, 0], out[f, LABELS.index(ch) + 1] = max(1.0 - p, 1e-4), p
+    return out / out.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("last, kept", [(0.6, "ABC1234"), (0.999, "ABC12345")])
+def test_an_unsure_extra_character_that_breaks_the_layout_is_trimmed(last, kept):
+    """ABC12345 is no listed layout, ABC1234 is the commonest: an unsure last character is dropped
+    (prior times likelihood), a sure one stays; a reading that is a layout is never trimmed."""
+    from plate_edge.layouts import LayoutPrior
+    from plate_edge.reader import trim
+    from plate_edge.recognise import ctc_greedy
+
+    prior = LayoutPrior(["all"], LABELS)
+    assert prior.listed("ABC1234") is not None and prior.listed("ABC12345") is None
+    raw = ctc_greedy(_frames("ABC12345", last), LABELS)
+    assert raw.text == "ABC12345"
+    out = trim(raw, [raw] * 3, 2, prior)
+    assert out.text == kept
+    assert len(out.probs) == len(out.char_probs) == len(out.positions) == len(out.classes) == len(kept)
+    listed = ctc_greedy(_frames("AB12345", 0.6), LABELS)
+    assert trim(listed, [listed] * 3, 2, prior).text == "AB12345"
+
+
+def test_log_prior_a_listed_plate_beats_an_unlisted_one_of_its_length():
+    from plate_edge.layouts import LayoutPrior
+    prior = LayoutPrior(["all"], LABELS)
+    assert prior.log_prior("ABC1234") > prior.log_prior("A1B2C3D") + 3
+    assert prior.listed("A1B2C3D") is None

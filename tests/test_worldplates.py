@@ -111,3 +111,46 @@ def test_new_york_commercial_layout():
     rng = np.random.default_rng(8)
     texts = [render_plate(rng, "us-ny").text for _ in range(200)]
     assert sum(bool(re.fullmatch(r"[0-9]{5}[A-Z]{2}", t)) for t in texts) >= 10
+
+
+def _ink_beside_text(p, fg) -> int:
+    """Pixels in the text colour beside the registration (left and right of its boxes, over its
+    rows, inside the plate's outer tenths)."""
+    x0, x1 = min(b[0] for b in p.boxes), max(b[2] for b in p.boxes)
+    y0, y1 = min(b[1] for b in p.boxes), max(b[3] for b in p.boxes)
+    w = p.img.shape[1]
+    band = np.abs(p.img[y0:y1] - fg).max(axis=2) < 0.15
+    return int(band[:, int(w * 0.1):max(int(w * 0.1), x0)].sum() + band[:, x1:int(w * 0.9)].sum())
+
+
+@pytest.mark.parametrize("extra", [dict(code=True, agency=True), dict(code=True, agency=False),
+                                   dict(access=True, code=False)])
+def test_type_code_and_access_symbol_are_not_text(extra):
+    """A stacked plate-type code (after issuer text) or the symbol of access is painted beside the
+    registration in its colour, yet neither is part of the text or its boxes."""
+    from convert.worldplates import _rgb, _us_like
+    fg = _rgb("1a2050")
+    painted = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        p = _us_like(rng, "us-ny", bg=_rgb("f0aa28"), fg=fg, state="NEW YORK", slogan="", text="3178",
+                     breaks=[], stacked=False, **extra)
+        assert p.text == "3178" and len(p.boxes) == 4
+        plain = _us_like(np.random.default_rng(seed), "us-ny", bg=_rgb("f0aa28"), fg=fg, state="NEW YORK",
+                         slogan="", text="3178", breaks=[], stacked=False, code=False, access=False)
+        painted += _ink_beside_text(p, fg) > _ink_beside_text(plain, fg) + 30
+    assert painted == 6
+
+
+def test_new_york_police_year_is_read():
+    """New York police plates: four digits and a small two-digit year after them, all registration."""
+    rng = np.random.default_rng(2)
+    found = 0
+    for _ in range(400):
+        p = render_plate(rng, "us-ny")
+        if not re.fullmatch(r"[0-9]{6}", p.text):
+            continue
+        if p.boxes[4][3] - p.boxes[4][1] < 0.75 * (p.boxes[0][3] - p.boxes[0][1]):   # a small year
+            found += 1
+            assert p.boxes[4][0] >= p.boxes[3][2] - 1 and p.boxes[5][0] >= p.boxes[4][2] - 1
+    assert found >= 3

@@ -148,6 +148,25 @@ class LayoutPrior:
                        (probs[rows, picked] / mass).tolist(), None, sp.regions[best])
 
 
+    def log_prior(self, text: str) -> float:
+        """log P(text) up to a constant shared by every text: the unlisted share over every string
+        of its length, plus its most common listed spelling's vehicles over the strings that
+        spelling can spell (the two scores LayoutPrior.decode weighs)."""
+        unlisted = self._log_unlisted_vehicles - len(text) * math.log(len(self.labels))
+        listed = self.listed(text)
+        return unlisted if listed is None else float(np.logaddexp(unlisted, listed))
+
+    def listed(self, text: str) -> float | None:
+        """log(vehicles / strings spelt) of the most common listed spelling of `text`; None if no
+        layout spells it."""
+        sp = self._by_length.get(len(text))
+        if sp is None or any(ch not in self._index for ch in text):
+            return None
+        idx = np.array([self._index[ch] for ch in text])
+        fits = self._allowed[sp.sets, idx[None, :]].all(axis=1)
+        return float(sp.log_prior[fits].max()) if fits.any() else None
+
+
 def _spellings(layouts: list, labels: list[str]) -> tuple[dict[int, Spellings], list[frozenset[str]]]:
     """Spellings by length of (region, parsed layout, vehicles), and the distinct allowed-label
     sets their positions index. A variable layout (de: L{2,5}N{1,4}) shares its vehicles among

@@ -64,8 +64,12 @@ class LearnedConfig(Settings):
     # (p ** (1/T)) before formats and layouts decode them: CTC outputs are over-confident
     views: int = Field(3, ge=1, le=len(VIEWS))       # cuts of a plate read and voted over (reader.VIEWS):
     # 1 reads each plate once; each further view costs one more model run per plate that reads
+    trim_to_layout: bool = True                      # the voted reading less its first or last character
+    # (or its second row) wins where the layout prior times the model's likelihood says so
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
     max_chars: int = Field(10, ge=1, le=16)
+    min_frame_chars: int = Field(4, ge=1, le=12)     # ... and in a frame (not a crop read whole) fewer
+    # than this: a badge, sticker or the EU band's country code a finder took for a plate
 
 
 class ReaderConfig(Settings):
@@ -129,12 +133,14 @@ class Reader:
         if detector is None and learned and cfg.detector.model:
             detector = PlateDetector.from_config(cfg.detector)
         self.detector = detector if learned else None
-        self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned, cfg.min_confidence)
-                                       if isinstance(model, PlateRecogniser)   # narrows the type
-                                       else SegmentingRecogniser(model, cfg, self.localizer))
         self.formats = FormatSet(cfg.formats, model.labels)
         ratio = cfg.learned.look_alike_ratio if learned else LOOK_ALIKE_RATIO
         self.layouts = LayoutPrior(cfg.layouts, model.labels, min_ratio=ratio)
+        # the layout prior may also trim the learned reading, unless configured formats rule
+        trim = self.layouts if self.layouts and not self.formats and cfg.learned.trim_to_layout else None
+        self.recogniser: Recogniser = (LearnedRecogniser(model, cfg.learned, cfg.min_confidence, trim)
+                                       if isinstance(model, PlateRecogniser)   # narrows the type
+                                       else SegmentingRecogniser(model, cfg, self.localizer))
 
     @property
     def classifier(self) -> Classifier | PlateRecogniser:
@@ -302,8 +308,9 @@ class LearnedRecogniser:
     characters, confident enough to be kept: `min_confidence`) is read again from `views` cuts
     and the reading the cuts together make most likely is kept (vote)."""
 
-    def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0):
-        self.model, self.cfg, self.min_confidence = model, cfg, min_confidence
+    def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0,
+                 prior: LayoutPrior | None = None):
+        self.model, self.cfg, self.min_confidence, self.prior = model, cfg, min_confidence, prior
 
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]:
         # the image is the plate: read it whole, as the model was trained
@@ -327,17 +334,22 @@ class LearnedRecogniser:
         cuts = [self._cut(full, q) for q in quads]
         first = self.model.recognise([c for c, _ in cuts])
         # every further view only for the plates whose first cut reads as a plate
+        least = self.cfg.min_chars if whole else max(self.cfg.min_chars, self.cfg.min_frame_chars)
         again = [i for i, raw in enumerate(first)
-                 if self._plausible(raw) and mean_confidence(raw.char_probs) >= self.min_confidence]
+                 if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence]
         more = [(i, self._cut(full, view_quad(quads[i], VIEWS[v])))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
         for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
             views[i].append((raw, back))
-        return [self._chars(*vote(v, self.model.rows)) for v in views]
+        voted = [vote(v, self.model.rows) for v in views]
+        if self.prior is not None:
+            voted = [(trim(raw, [r for r, _ in v], self.model.rows, self.prior), back)
+                     for (raw, back), v in zip(voted, views)]
+        return [self._chars(raw, back) if self._plausible(raw, least) else None for raw, back in voted]
 
-    def _plausible(self, raw: RawReading) -> bool:
-        return self.cfg.min_chars <= len(raw.text) <= self.cfg.max_chars
+    def _plausible(self, raw: RawReading, least: int) -> bool:
+        return least <= len(raw.text) <= self.cfg.max_chars
 
     def _cut(self, image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The plate cut out at its own resolution (capped) and prepared for the model, and the
@@ -354,9 +366,7 @@ class LearnedRecogniser:
         to_input = np.diag([in_w / cw, in_h / ch, 1.0]) @ m
         return cut, np.linalg.inv(to_input)
 
-    def _chars(self, raw: RawReading, back: np.ndarray) -> PlateChars | None:
-        if not self._plausible(raw):
-            return None
+    def _chars(self, raw: RawReading, back: np.ndarray) -> PlateChars:
         in_h, in_w = self.model.input_size
         boxes = [_box_to_frame(b, back) for b in raw.boxes(in_w, in_h)]
         presence = np.asarray(raw.char_probs) / np.maximum(raw.probs.max(axis=1), 1e-9)
@@ -378,16 +388,47 @@ def vote(views: list[tuple[RawReading, np.ndarray]], rows: int = 1) -> tuple[Raw
     if len(read) < 2 or len(frames) < len(views):
         support = dict(Counter(key(raw) for raw, _ in views if raw.text))
     else:
-        per_row = np.stack(frames).reshape(len(views), rows, -1, frames[0].shape[-1])  # (V, rows, T, K)
-        support = dict.fromkeys(read, 0.0)
-        for r in range(rows):
-            seqs = [[c for c, row in zip(raw.classes, raw.rows) if row == r] for raw in read.values()]
-            if all(q == seqs[0] for q in seqs):
-                continue            # a row every reading spells alike weighs them all alike
-            for k, total in zip(read, ctc_log_likelihood(per_row[:, r], seqs).sum(axis=0)):
-                support[k] += float(total)
+        support = dict(zip(read, views_log_likelihood(frames, rows, list(read.values())).tolist()))
     return max(views, key=lambda v: (support[key(v[0])], float(np.prod(v[0].char_probs)))
                if v[0].text else (-np.inf, 0.0))
+
+
+def trim(raw: RawReading, views: list[RawReading], rows: int, prior: LayoutPrior) -> RawReading:
+    """A voted reading that no layout spells, or it less its first or last character (a two-row
+    reading: less its second row) where that is a layout, whichever the views' summed CTC
+    log-likelihood plus the layout prior's log prior makes most probable: a frame edge, bolt or
+    stacked type code read as a character costs the model little and makes the plate a layout
+    nobody issues."""
+    n = len(raw.text)
+    frames = [v.frame_probs for v in views if v.frame_probs is not None]
+    if n < 2 or len(frames) < len(views) or prior.listed(raw.text) is not None:
+        return raw
+    keep = ([[i for i in range(n) if raw.rows[i] == 0]] if raw.two_row else [list(range(1, n)), list(range(n - 1))])
+    cands = [raw] + [c for c in (_keep(raw, k) for k in keep if k) if prior.listed(c.text) is not None]
+    if len(cands) == 1:
+        return raw
+    score = views_log_likelihood(frames, rows, cands) + [prior.log_prior(c.text) for c in cands]
+    return cands[int(np.argmax(score))]
+
+
+def views_log_likelihood(frames: list[np.ndarray], rows: int, readings: list[RawReading]) -> np.ndarray:
+    """Each reading's CTC log-likelihood summed over every view's frames ((rows * T, K) each), row
+    by row, up to a constant shared by all: a row every reading spells alike is skipped."""
+    per_row = np.stack(frames).reshape(len(frames), rows, -1, frames[0].shape[-1])   # (V, rows, T, K)
+    total = np.zeros(len(readings))
+    for r in range(rows):
+        seqs = [[c for c, row in zip(x.classes, x.rows) if row == r] for x in readings]
+        if any(q != seqs[0] for q in seqs):
+            total += ctc_log_likelihood(per_row[:, r], seqs).sum(axis=0)
+    return total
+
+
+def _keep(raw: RawReading, idx: list[int]) -> RawReading:
+    """The reading of only the characters at `idx`."""
+    rows = [raw.rows[i] for i in idx]
+    return RawReading("".join(raw.text[i] for i in idx), raw.probs[idx], [raw.char_probs[i] for i in idx],
+                      [raw.positions[i] for i in idx], rows, any(r > 0 for r in rows),
+                      [raw.frames[i] for i in idx], [raw.classes[i] for i in idx], raw.frame_probs)
 
 
 def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
