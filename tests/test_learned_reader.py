@@ -357,3 +357,16 @@ def test_log_prior_a_listed_plate_beats_an_unlisted_one_of_its_length():
     prior = LayoutPrior(["all"], LABELS)
     assert prior.log_prior("ABC1234") > prior.log_prior("A1B2C3D") + 3
     assert prior.listed("A1B2C3D") is None
+
+
+def test_a_crop_read_whole_is_never_cut_into_at_its_sides():
+    """Every view of a crop read whole keeps its left and right edges (the tighter view trims only
+    above and below): the end characters of a tightly cut plate stay in every cut."""
+    image = np.full((60, 200), 200, np.uint8)
+    image[:, :4] = 0
+    image[:, -4:] = 0
+    model = SequenceModel(["ABC1234"] * 3, [0.9] * 3)
+    PlateReader(ReaderConfig(layouts=[]), model).read_crop(image)
+    assert len(model.crops) == 3
+    for crop in model.crops:
+        assert crop[:, 0].mean() < 100 and crop[:, -1].mean() < 100

@@ -337,7 +337,7 @@ class LearnedRecogniser:
         least = self.cfg.min_chars if whole else max(self.cfg.min_chars, self.cfg.min_frame_chars)
         again = [i for i, raw in enumerate(first)
                  if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence]
-        more = [(i, self._cut(full, view_quad(quads[i], VIEWS[v])))
+        more = [(i, self._cut(full, view_quad(quads[i], _within(VIEWS[v], whole))))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
         for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
@@ -429,6 +429,14 @@ def _keep(raw: RawReading, idx: list[int]) -> RawReading:
     return RawReading("".join(raw.text[i] for i in idx), raw.probs[idx], [raw.char_probs[i] for i in idx],
                       [raw.positions[i] for i in idx], rows, any(r > 0 for r in rows),
                       [raw.frames[i] for i in idx], [raw.classes[i] for i in idx], raw.frame_probs)
+
+
+def _within(view: tuple[float, float, float, float], whole: bool) -> tuple[float, float, float, float]:
+    """A view of a crop read whole never cuts into its sides: the crop's left and right edges are
+    where whoever cut it saw the plate end, and a tighter cut there loses its end characters (a
+    found plate's outline has its margin added first, so its tighter view only trims margin)."""
+    left, top, right, bottom = view
+    return (max(left, 0.0), top, max(right, 0.0), bottom) if whole else view
 
 
 def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
