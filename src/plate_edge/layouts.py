@@ -15,7 +15,9 @@ America (the standard serials of the largest US states and Canadian provinces), 
 L for a letter, N for a digit, [..] for a class and {n,m} for a repeat. Layouts that allow
 almost anything (Austria, the smaller US states' mixed serials, vanity plates) are left out: they
 would settle nothing.
-Configured plate formats (reader.formats) take precedence over these layouts.
+Configured plate formats (reader.formats) take precedence over these layouts. The learned reader
+also weighs whole readings with the prior (LayoutPrior.listed, log_prior) to trim a stray end
+character that leaves a plate no layout spells (reader.trim).
 """
 from __future__ import annotations
 
@@ -146,7 +148,6 @@ class LayoutPrior:
         mass = (probs * self._allowed[sets]).sum(axis=1)    # the reading's probability given the layout
         return Decoded("".join(self.labels[i] for i in picked),
                        (probs[rows, picked] / mass).tolist(), None, sp.regions[best])
-
 
     def log_prior(self, text: str) -> float:
         """log P(text) up to a constant shared by every text: the unlisted share over every string

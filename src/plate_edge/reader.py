@@ -304,9 +304,11 @@ class LearnedRecogniser:
     """The learned stage: each plate's quadrilateral, grown by the crop margins, is cut out at its
     own resolution and resized to the model's input exactly as the training crops were
     (recognise.prepare), then read whole (recognise.PlateRecogniser): characters, their count,
-    rows and positions all come from the model. A plate whose first cut reads as one (2-10
-    characters, confident enough to be kept: `min_confidence`) is read again from `views` cuts
-    and the reading the cuts together make most likely is kept (vote)."""
+    rows and positions all come from the model. A plate whose first cut reads as one (min_chars -
+    in a frame min_frame_chars - to max_chars characters, confident enough to be kept:
+    `min_confidence`) is read again from `views` cuts (a crop read whole keeps its sides in each),
+    the reading the cuts together make most likely is kept (vote), and the layout prior may trim
+    a stray end character or second row from it (trim)."""
 
     def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0,
                  prior: LayoutPrior | None = None):
