@@ -88,23 +88,24 @@ def test_two_row():
     assert found >= 10
 
 
+def _rendered(region: str, seed: int, n: int, pattern: str):
+    """The canonical plates of `region` among n rendered from `seed` whose text matches `pattern`."""
+    rng = np.random.default_rng(seed)
+    return [p for p in (render_plate(rng, region) for _ in range(n)) if re.fullmatch(pattern, p.text)]
+
+
 def test_taxi_medallion_small_letter_is_read():
     """A New York medallion (5J23 + a small letter on the baseline): the small letter is part of the
     text, its box is the last, lower-case sized and sitting on the main characters' baseline."""
-    rng = np.random.default_rng(4)
-    found = 0
-    for _ in range(120):
-        p = render_plate(rng, "us-ny-taxi")
-        if not re.fullmatch(r"[0-9][A-Z][0-9]{2}[A-Z]", p.text):
-            continue
-        found += 1
+    medallions = _rendered("us-ny-taxi", 4, 120, r"[0-9][A-Z][0-9]{2}[A-Z]")
+    for p in medallions:
         assert len(p.boxes) == 5
         main, small = p.boxes[:4], p.boxes[4]
         cap = max(b[3] - b[1] for b in main)
         assert small[3] - small[1] < 0.75 * cap                     # small
         assert abs(small[3] - max(b[3] for b in main)) < 0.15 * cap  # on the baseline
         assert small[0] >= main[-1][2] - 1                           # after the main text
-    assert found >= 5
+    assert len(medallions) >= 5
 
 
 def test_new_york_commercial_layout():
@@ -144,13 +145,8 @@ def test_type_code_and_access_symbol_are_not_text(extra):
 
 def test_new_york_police_year_is_read():
     """New York police plates: four digits and a small two-digit year after them, all registration."""
-    rng = np.random.default_rng(2)
-    found = 0
-    for _ in range(400):
-        p = render_plate(rng, "us-ny")
-        if not re.fullmatch(r"[0-9]{6}", p.text):
-            continue
-        if p.boxes[4][3] - p.boxes[4][1] < 0.75 * (p.boxes[0][3] - p.boxes[0][1]):   # a small year
-            found += 1
-            assert p.boxes[4][0] >= p.boxes[3][2] - 1 and p.boxes[5][0] >= p.boxes[4][2] - 1
-    assert found >= 3
+    police = [p for p in _rendered("us-ny", 2, 400, r"[0-9]{6}")
+              if p.boxes[4][3] - p.boxes[4][1] < 0.75 * (p.boxes[0][3] - p.boxes[0][1])]   # a small year
+    for p in police:
+        assert p.boxes[4][0] >= p.boxes[3][2] - 1 and p.boxes[5][0] >= p.boxes[4][2] - 1
+    assert len(police) >= 3
