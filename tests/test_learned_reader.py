@@ -196,14 +196,20 @@ def test_the_views_vote_by_ctc_likelihood_a_sure_cut_outweighs_two_unsure_ones()
 
 
 def test_the_cut_is_the_training_crop():
-    """A crop read whole reaches the model exactly as convert.reader_data prepared training crops."""
+    """A crop read whole reaches the model exactly as convert.reader_data prepared training crops,
+    then blurred by `input_blur`."""
+    import cv2
+
     from plate_edge.recognise import prepare
     rng = np.random.default_rng(0)
     for shape in ((90, 300), (30, 100), (60, 140)):     # shrinking, growing, mixed
         image = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
-        model = TableModel([table("ABC1234")])
-        PlateReader(ReaderConfig(layouts=[], learned={"views": 1}), model).read_crop(image)
-        np.testing.assert_array_equal(model.crops[0], prepare(image, (48, 160)))
+        for sigma in (0.0, 0.8):
+            model = TableModel([table("ABC1234")])
+            cfg = ReaderConfig(layouts=[], learned={"views": 1, "input_blur": sigma})
+            PlateReader(cfg, model).read_crop(image)
+            want = prepare(image, (48, 160))
+            np.testing.assert_array_equal(model.crops[0], cv2.GaussianBlur(want, (0, 0), sigma) if sigma else want)
 
 
 def test_views_vote_and_implausible_first_reads_get_no_more_views():
@@ -370,3 +376,18 @@ def test_a_crop_read_whole_is_never_cut_into_at_its_sides():
     assert len(model.crops) == 3
     for crop in model.crops:
         assert crop[:, 0].mean() < 100 and crop[:, -1].mean() < 100
+
+
+def test_each_cut_is_blurred_by_input_blur_before_the_model_reads_it():
+    """`input_blur` smooths every cut the model reads (real plates come sharper than the rendered
+    ones it learned from): a black-to-white step is a step at 0 and a ramp with it."""
+    image = np.zeros((48, 160), np.uint8)
+    image[:, 80:] = 255
+    steps = {}
+    for sigma in (0.0, 0.8):
+        model = SequenceModel(["ABC1234"] * 3, [0.9] * 3)
+        PlateReader(ReaderConfig(layouts=[], learned={"input_blur": sigma}), model).read_crop(image)
+        assert len(model.crops) == 3
+        steps[sigma] = max(int(np.abs(np.diff(c[24].astype(int))).max()) for c in model.crops)
+    assert steps[0.0] == 255
+    assert steps[0.8] < 160

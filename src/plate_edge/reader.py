@@ -57,6 +57,8 @@ class LearnedConfig(Settings):
     """The learned reader's stage (`reader.learned`): how a found plate is cut for the model."""
     crop_margin_x: float = Field(0.06, ge=0, le=1)   # the finder's plate outline grown by this share
     crop_margin_y: float = Field(0.3, ge=0, le=2)    # of its width (each side) and height (above, below)
+    input_blur: float = Field(0.8, ge=0, le=3)       # Gaussian sigma, model-input pixels, over each cut:
+    # real plates carry fine detail (grain, embossing, JPEG) the rendered ones it learned from lack (0: off)
     look_alike_ratio: float = Field(0.01, gt=0, le=1)  # the layout prior may swap a character for a
     # look-alike scoring at least this share of the best label (CTC outputs are peaky: the
     # classifiers' 0.1 would leave the prior almost nothing to settle)
@@ -365,6 +367,8 @@ class LearnedRecogniser:
         m = cv2.getPerspectiveTransform(quad.astype(np.float32), corners)
         cut = prepare(cv2.warpPerspective(image, m, (cw, ch), flags=cv2.INTER_LINEAR,
                                           borderMode=cv2.BORDER_REPLICATE), (in_h, in_w))
+        if self.cfg.input_blur > 0:
+            cut = cv2.GaussianBlur(cut, (0, 0), self.cfg.input_blur)
         to_input = np.diag([in_w / cw, in_h / ch, 1.0]) @ m
         return cut, np.linalg.inv(to_input)
 
