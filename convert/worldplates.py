@@ -39,9 +39,10 @@ _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
 STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
 EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
 EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
-BR_MANDATORY_SHARE = 0.6
+BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
-ACCESS_SHARE = 0.04      # and with the symbol of access beside it  # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
+ACCESS_SHARE = 0.04      # and with the symbol of access beside it
+SHARPEN_SHARE = 0.4      # crops sharpened as a camera's image processor does (unsharp mask: halos)
 
 
 @dataclass
@@ -1037,6 +1038,8 @@ def _camera(rng, img, ir):
     if rng.random() < 0.15:  # low resolution, re-enlarged
         s = rng.uniform(0.35, 0.7)
         f = cv2.resize(cv2.resize(f, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA), (w, h))
+    if rng.random() < SHARPEN_SHARE:
+        f = sharpen(f, rng.uniform(0.5, 1.5), rng.uniform(0.3, 1.5))
     # exposure, contrast, gamma (one lookup table), colour cast, noise
     gain, off, c, gam = rng.uniform(0.55, 1.35), rng.uniform(-0.1, 0.12), rng.uniform(0.6, 1.2), rng.uniform(0.7, 1.4)
     lut = np.clip(((np.arange(256, dtype=np.float32) / 255 * gain + off) - 0.5) * c + 0.5, 0, 1) ** gam
@@ -1052,6 +1055,12 @@ def _camera(rng, img, ir):
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))])
         out = cv2.imdecode(enc, cv2.IMREAD_COLOR)
     return out
+
+
+def sharpen(img: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Unsharp masking, as phone and camera image processors sharpen: edges get a dark and a
+    bright halo (float image in 0-1, clipped). The model must not read the halos as detail."""
+    return np.clip(img + amount * (img - cv2.GaussianBlur(img, (0, 0), sigma)), 0.0, 1.0)
 
 
 def _region(rng) -> str:

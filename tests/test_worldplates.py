@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
-from convert.worldplates import REGIONS, region_group, render_plate, sample
+from convert.worldplates import REGIONS, region_group, render_plate, sample, sharpen
 
 GROUPS = ("us", "ca", "eu", "gb", "br", "ar", "other")
 
@@ -150,3 +151,16 @@ def test_new_york_police_year_is_read():
     for p in police:
         assert p.boxes[4][0] >= p.boxes[3][2] - 1 and p.boxes[5][0] >= p.boxes[4][2] - 1
     assert len(police) >= 3
+
+
+def test_sharpening_puts_a_dark_and_a_bright_halo_along_an_edge():
+    """The renderer's camera sharpens like an image processor: beside a grey-to-lighter step the
+    dark side dips below its grey and the light side rises above its level (a plain blur would
+    stay between the two)."""
+    img = np.full((20, 40), 0.3, np.float32)
+    img[:, 20:] = 0.7
+    soft = cv2.GaussianBlur(img, (0, 0), 1.0)
+    assert soft.min() >= 0.3 - 1e-6 and soft.max() <= 0.7 + 1e-6
+    row = sharpen(soft, 1.0, 1.0)[10]
+    assert row[:20].min() < 0.295 and row[20:].max() > 0.705
+    assert abs(row[2] - 0.3) < 1e-3 and abs(row[-3] - 0.7) < 1e-3   # flat areas unchanged
