@@ -57,3 +57,15 @@ def test_empty_file_gives_defaults(tmp_path):
 def test_numbers_are_converted():
     cfg = parse_config({"model": {"threads": 3}, "reader": {"min_confidence": 1}})
     assert cfg.model.threads == 3 and isinstance(cfg.reader.min_confidence, float)
+
+
+def test_a_bare_off_is_the_localizer_setting_off(tmp_path):
+    """YAML reads `localizer: off` as false; the setting still means "off" (quoted or not), and any
+    other wrong value names the key."""
+    f = tmp_path / "c.yaml"
+    for text in ("off", '"off"'):
+        f.write_text(f"reader:\n  detector:\n    localizer: {text}\n")
+        assert load_config(f).reader.detector.localizer == "off"
+    f.write_text("reader:\n  detector:\n    localizer: on\n")
+    with pytest.raises(ConfigError, match="reader.detector.localizer"):
+        load_config(f)

@@ -23,7 +23,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .classify import ModelError, open_model, resolve_model_path
 from .settings import Settings
@@ -49,6 +49,11 @@ class DetectorConfig(Settings):
     # wider on each side (its boxes are loose at the text's ends)
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
     threads: int = Field(1, ge=1, le=64)
+
+    @field_validator("localizer", mode="before")
+    @classmethod
+    def _bare_off(cls, value):
+        return "off" if value is False else value   # YAML reads a bare `off` as false
 
 
 @dataclass
