@@ -48,6 +48,9 @@ class Style:
     g_spur: bool
     j_bar: bool
     mid: float          # height of the middle bars (E, F, H, A, P, R, B)
+    flag_reach: float   # 1's flag reaches this far left of the stem (cap heights; 0: a third of its
+    flag_drop: float    # box) and this far down: New York's long flag reads as a 7 if unseen
+    w_lean: float       # W's outer legs lean in by this share of the width (0: upright, New York)
 
 
 @functools.cache
@@ -63,7 +66,11 @@ def style(style_id: int) -> Style:
                  six_straight=bool(rng.random() < 0.4), three_flat=bool(rng.random() < 0.35),
                  a_kind=int(rng.choice([0, 0, 1, 2] if rnd >= 0.3 else [0, 0, 1])),
                  g_spur=bool(rng.random() < 0.5), j_bar=bool(rng.random() < 0.3),
-                 mid=float(rng.uniform(0.44, 0.54)))
+                 mid=float(rng.uniform(0.44, 0.54)),
+                 # drawn last, so that the styles' earlier choices stay as they were
+                 flag_reach=float(rng.choice([0.0, rng.uniform(0.15, 0.3)])),
+                 flag_drop=float(rng.uniform(0.15, 0.4)),
+                 w_lean=float(rng.choice([0.22, rng.uniform(0.0, 0.22)])))
 
 
 def _rounded(points: list[tuple[float, float]], radius: float | list[float], closed: bool) -> np.ndarray:
@@ -120,7 +127,11 @@ def _strokes(st: Style, ch: str, w: float) -> list[tuple[np.ndarray, bool]]:
             add([(R, M + 0.05), (R, B + 0.0)])
     elif ch == "1":
         x = C + 0.12 * ww if not st.mono else C + 0.05 * ww
-        add([(x - 0.35 * ww, T + 0.22), (x, T), (x, B)] if st.one_flag else [(x, T), (x, B)])
+        reach = st.flag_reach or 0.35 * ww
+        if st.one_flag:
+            x = min(R, max(x, L + reach))    # a long flag moves the stem right, not out of the box
+        add([(x - reach, T + (st.flag_drop if st.flag_reach else 0.22)), (x, T), (x, B)] if st.one_flag
+            else [(x, T), (x, B)])
         if st.one_base:
             add([(x - 0.35 * ww, B), (min(R, x + 0.35 * ww), B)])
     elif ch == "I":
@@ -220,7 +231,7 @@ def _strokes(st: Style, ch: str, w: float) -> list[tuple[np.ndarray, bool]]:
     elif ch == "V":
         add([(L, T), (C, B), (R, T)])
     elif ch == "W":
-        add([(L, T), (L + 0.22 * ww, B), (C, B - st.w_depth * (B - T)), (R - 0.22 * ww, B), (R, T)])
+        add([(L, T), (L + st.w_lean * ww, B), (C, B - st.w_depth * (B - T)), (R - st.w_lean * ww, B), (R, T)])
     elif ch == "X":
         add([(L, T), (R, B)])
         add([(R, T), (L, B)])
@@ -236,7 +247,7 @@ def _strokes(st: Style, ch: str, w: float) -> list[tuple[np.ndarray, bool]]:
 
 def _box_width(st: Style, ch: str) -> float:
     if not st.mono and ch == "1":
-        return 0.6 * st.width
+        return max(0.6 * st.width, st.flag_reach + 1.2 * st.weight if st.one_flag else 0.0)
     if not st.mono and ch == "I":
         return 0.55 * st.width if st.i_serif else st.weight * 1.05
     if ch in "MW":

@@ -67,3 +67,21 @@ def test_bare_one_styles_for_mandatory_like_plates():
     assert styles and not any(style(s).one_flag for s in styles)
     one = glyph(styles[0], "1", 48)[0]
     assert one.shape[1] < 0.5 * one.shape[0]   # a bar, no flag reaching left
+
+
+def test_new_york_long_flag_one_and_upright_w():
+    """New York's 1 has a flag reaching far left (the shipped reader took it for a 7) and its W
+    stands on upright legs: some styles draw each, inside the glyph's box, and the 7 stays a 7."""
+    long_flags = [sid for sid in range(STYLES) if style(sid).one_flag and style(sid).flag_reach > 0.2]
+    upright = [sid for sid in range(STYLES) if style(sid).w_lean < 0.05]
+    assert len(long_flags) > STYLES // 20 and len(upright) > STYLES // 20
+    for sid in long_flags[:10]:
+        one, _, adv, left = glyph(sid, "1", 48)
+        cols = np.nonzero(one[4:12].max(axis=0) > 128)[0]       # ink a few px below the top
+        assert cols.max() - cols.min() > 0.2 * 48, sid   # the flag reaches far from the stem
+        assert 0 <= left < adv, sid
+        assert _diff(one, glyph(sid, "7", 48)[0]) > 0.15, sid
+    for sid in upright[:10]:
+        w = glyph(sid, "W", 48)[0] > 128
+        bottom = np.nonzero(w[-3:].any(axis=0))[0]
+        assert bottom.min() < 0.15 * w.shape[1] and bottom.max() > 0.85 * w.shape[1], sid   # legs end at the sides

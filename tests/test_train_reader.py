@@ -9,6 +9,7 @@ tf = pytest.importorskip("tensorflow")
 
 from convert import reader_data, reader_model, train_reader  # noqa: E402
 from plate_edge.classify import read_metadata  # noqa: E402
+from plate_edge.reader import LearnedConfig  # noqa: E402
 from plate_edge.recognise import PlateRecogniser, RawReading  # noqa: E402
 
 
@@ -30,6 +31,8 @@ def test_quick_run_writes_model_report_and_plots(run):
     syn = report["synthetic_val"]
     assert 0.0 <= syn["exact_int8"] <= 1.0 and 0.0 <= syn["int8_float_agreement"] <= 1.0
     assert report["latency"]["threads"] == 1 and report["latency"]["recognise_one_plate_ms"] > 0
+    us = report["plates-us-dev"]   # the real crops as the device reads them (smoothed), and unsmoothed
+    assert us["input_blur"] == LearnedConfig().input_blur > 0 and 0.0 <= us["exact_int8_unsmoothed"] <= 1.0
 
 
 def test_metadata_contract(run):

@@ -27,7 +27,7 @@ from .detect import DetectorConfig, PlateDetector, rectify
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer, in_zones
-from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, prepare
+from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, prepare, smooth
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
@@ -365,10 +365,9 @@ class LearnedRecogniser:
         ch = int(np.clip(round(h), 1, MAX_CUT_SCALE * in_h))
         corners = np.array([(0, 0), (cw, 0), (cw, ch), (0, ch)], np.float32)
         m = cv2.getPerspectiveTransform(quad.astype(np.float32), corners)
-        cut = prepare(cv2.warpPerspective(image, m, (cw, ch), flags=cv2.INTER_LINEAR,
-                                          borderMode=cv2.BORDER_REPLICATE), (in_h, in_w))
-        if self.cfg.input_blur > 0:
-            cut = cv2.GaussianBlur(cut, (0, 0), self.cfg.input_blur)
+        cut = smooth(prepare(cv2.warpPerspective(image, m, (cw, ch), flags=cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_REPLICATE), (in_h, in_w)),
+                     self.cfg.input_blur)
         to_input = np.diag([in_w / cw, in_h / ch, 1.0]) @ m
         return cut, np.linalg.inv(to_input)
 

@@ -63,6 +63,14 @@ def prepare(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def smooth(cut: np.ndarray, sigma: float) -> np.ndarray:
+    """A prepared cut smoothed by a Gaussian of `sigma` model-input pixels (0: as it is): real
+    plates carry fine detail (grain, embossing, JPEG, sharpening halos) the rendered plates the
+    model learned from lack. The device (reader.learned.input_blur) and the training report
+    (convert.train_reader) read through this one function."""
+    return cv2.GaussianBlur(cut, (0, 0), sigma) if sigma > 0 else cut
+
+
 def ctc_greedy(probs: np.ndarray, labels: str | list[str], blank: int = 0, rows: int = 2) -> RawReading:
     """Greedy CTC decode of (rows * T, K) per-frame probabilities (softmax over blank + labels).
 
