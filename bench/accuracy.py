@@ -16,6 +16,10 @@ Sets (each skipped with a message when its folder is absent):
 - ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
   (every fifth crop, convert.reader_data's split), `ar` all of them.
 - synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
+- synth-clean-<group> (`--sets synth-clean`): the same kind of plates without capture damage
+  (`worldplates.sample(clean=True)`: 40 px characters, square on, no blur, noise, glare or dirt):
+  what the designs themselves leave unread (O and 0 drawn alike, vanity words), apart from the
+  camera.
 - demo-digits: digits-only plates of the demo's generator (plate_edge.sim), for the digits
   default: `--sets demo --models digits,plate:digits,plate`.
 
@@ -57,7 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="plate,alnum",
                     help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
     ap.add_argument("--sets", default="dev,us,us-scene,ar,synth",
-                    help="comma-separated: dev, us, us-scene, ar, synth, demo")
+                    help="comma-separated: dev, us, us-scene, ar, synth, synth-clean, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -109,10 +113,10 @@ def main(argv=None) -> int:
         crops("ar", items[:args.limit or None])
     if "demo" in sets:
         crops("demo-digits", _demo_digits(args.limit or 300))
-    if "synth" in sets:
-        crops_by_group = _synthetic(args.synth_per_region)
-        for group, items in crops_by_group.items():
-            crops(f"synth-{group}", items)
+    for kind in ("synth", "synth-clean"):
+        if kind in sets:
+            for group, items in _synthetic(args.synth_per_region, clean=kind == "synth-clean").items():
+                crops(f"{kind}-{group}", items)
     _report(scores, times, confusions, list(readers))
     return 0
 
@@ -215,8 +219,9 @@ def _us_scenes(data: Path, readers: dict, limit: int, score) -> None:
             score("us-scene", m, truth, text, time.perf_counter() - t0, name)
 
 
-def _synthetic(per_group: int) -> dict[str, list]:
-    """Rendered crops per region group, from a seed never used in training."""
+def _synthetic(per_group: int, clean: bool = False) -> dict[str, list]:
+    """Rendered crops per region group, from a seed never used in training (`clean`: without
+    capture damage)."""
     try:
         from convert import worldplates
     except ImportError as exc:   # Pillow (the sim extra) missing
@@ -230,7 +235,7 @@ def _synthetic(per_group: int) -> dict[str, list]:
         items = []
         for i in range(per_group):
             region = regions[g][int(rng.integers(len(regions[g])))]
-            s = worldplates.sample(rng, region)
+            s = worldplates.sample(rng, region, clean=clean)
             items.append((f"{region}-{i}", s.image, s.text))
         out[g] = items
     return out
