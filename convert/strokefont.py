@@ -26,6 +26,7 @@ import numpy as np
 STYLES = 512          # distinct styles; a style is a pure function of its id
 PREFIX = "stroke:"    # worldplates font names of the form "stroke:<id>"
 _SHIFT = 4            # cv2 sub-pixel bits
+O_ROUND_MIN = 0.26    # O's corners stay rounder than D's (0.22 of the width) in every style
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class Style:
     flag_reach: float   # 1's flag reaches this far left of the stem (cap heights; 0: a third of its
     flag_drop: float    # box) and this far down: New York's long flag reads as a 7 if unseen
     w_lean: float       # W's outer legs lean in by this share of the width (0: upright, New York)
+    zero_slash: bool    # 0 crossed by a slash (Iowa and other states' faces): not an 8, not an O
+    o_round: float      # O's least corner radius (share of the width; D's is 0.22): Brazil's
+    # grey-plate O is squarish, yet its left corners stay round where D's are square
 
 
 @functools.cache
@@ -70,7 +74,9 @@ def style(style_id: int) -> Style:
                  # drawn last, so that the styles' earlier choices stay as they were
                  flag_reach=float(rng.choice([0.0, rng.uniform(0.15, 0.3)])),
                  flag_drop=float(rng.uniform(0.15, 0.4)),
-                 w_lean=float(rng.choice([0.22, rng.uniform(0.0, 0.22)])))
+                 w_lean=float(rng.choice([0.22, rng.uniform(0.0, 0.22)])),
+                 zero_slash=bool(rng.random() < 0.12),
+                 o_round=float(rng.choice([0.35, rng.uniform(O_ROUND_MIN, 0.35)])))
 
 
 def _rounded(points: list[tuple[float, float]], radius: float | list[float], closed: bool) -> np.ndarray:
@@ -112,7 +118,9 @@ def _strokes(st: Style, ch: str, w: float) -> list[tuple[np.ndarray, bool]]:
         S.append((pts, r, closed))
 
     if ch in "0O":
-        add([(L, T), (R, T), (R, B), (L, B)], rad if ch == "0" else max(rad, 0.35 * ww), True)
+        add([(L, T), (R, T), (R, B), (L, B)], rad if ch == "0" else max(rad, st.o_round * ww), True)
+        if ch == "0" and st.zero_slash and ww - st.weight > 1.6 * st.weight:   # a counter wide enough to cross
+            add([(R - 0.18 * ww, T + 0.18), (L + 0.18 * ww, B - 0.18)])
     elif ch == "Q":
         add([(L, T), (R, T), (R, B), (L, B)], max(rad, 0.35 * ww), True)
         add([(C + 0.1 * ww, B - 0.22), (R + h * 0.5, B + h * 0.3)])

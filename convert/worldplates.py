@@ -39,6 +39,8 @@ _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
 STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
 EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
 EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
+ROW_CUT_SHARE = 0.06   # crops whose bottom (two in three) or top edge bites into the characters, as
+ROW_CUT_MAX = 0.22     # hand-drawn US label boxes do: by up to this share of their height
 BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
@@ -1137,6 +1139,12 @@ def sample(rng: np.random.Generator, region: str | None = None, clean: bool = Fa
     cy0 = min(cy0, cb[:, 1].min() + cut)
     cx1 = max(cx1, cb[:, 2].max() - cut_x[1])
     cy1 = max(cy1, cb[:, 3].max() - cut)
+    if not clean and rng.random() < ROW_CUT_SHARE:   # the crop bites into the characters' feet or tops
+        bite = rng.uniform(0.06, ROW_CUT_MAX) * ch_h
+        if rng.random() < 2 / 3:
+            cy1 = cb[:, 3].max() - bite
+        else:
+            cy0 = cb[:, 1].min() + bite
     ox, oy = int(np.floor(cx0)), int(np.floor(cy0))
     ow, oh = int(np.ceil(cx1)) - ox, int(np.ceil(cy1)) - oy
     Tout = np.array([[1, 0, -ox], [0, 1, -oy], [0, 0, 1]], np.float64)

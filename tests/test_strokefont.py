@@ -85,3 +85,13 @@ def test_new_york_long_flag_one_and_upright_w():
         w = glyph(sid, "W", 48)[0] > 128
         bottom = np.nonzero(w[-3:].any(axis=0))[0]
         assert bottom.min() < 0.15 * w.shape[1] and bottom.max() > 0.85 * w.shape[1], sid   # legs end at the sides
+
+
+def test_slashed_zero_is_neither_o_nor_eight():
+    """Iowa's and other faces' 0 is crossed by a slash: some styles draw it (those whose counter
+    is wide enough to cross), and it stays apart from the style's O and 8."""
+    slashed = [sid for sid in range(STYLES) if style(sid).zero_slash]
+    drawn = [sid for sid in slashed if _diff(glyph(sid, "0", 48)[0], glyph(sid, "O", 48)[0]) > 0.1]
+    assert len(drawn) > STYLES // 25
+    for sid in drawn:
+        assert _diff(glyph(sid, "0", 48)[0], glyph(sid, "8", 48)[0]) > 0.1, sid

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from convert import worldplates
 from convert.worldplates import REGIONS, region_group, render_plate, sample, sharpen
 
 GROUPS = ("us", "ca", "eu", "gb", "br", "ar", "other")
@@ -164,3 +165,20 @@ def test_sharpening_puts_a_dark_and_a_bright_halo_along_an_edge():
     row = sharpen(soft, 1.0, 1.0)[10]
     assert row[:20].min() < 0.295 and row[20:].max() > 0.705
     assert abs(row[2] - 0.3) < 1e-3 and abs(row[-3] - 0.7) < 1e-3   # flat areas unchanged
+
+
+def test_some_crops_bite_into_the_characters_feet_or_tops(monkeypatch):
+    """As hand-drawn label boxes do, a few crops cut off the characters' feet (mostly) or tops:
+    the cut character's box then reaches the crop's edge."""
+    def edges(share: float) -> tuple[int, int]:
+        monkeypatch.setattr(worldplates, "ROW_CUT_SHARE", share)
+        rng = np.random.default_rng(31)
+        feet = tops = 0
+        for _ in range(40):
+            s = sample(rng, "us-ny")
+            feet += max(y + bh for _, y, _, bh in s.boxes) >= s.image.shape[0]
+            tops += min(y for _, y, _, _ in s.boxes) <= 0
+        return feet, tops
+    feet, tops = edges(1.0)
+    assert feet + tops >= 38 and feet > tops > 3
+    assert sum(edges(0.0)) < 8
