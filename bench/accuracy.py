@@ -219,15 +219,15 @@ def _us_scenes(data: Path, readers: dict, limit: int, score) -> None:
         background = backgrounds[i % len(backgrounds)]
         image = cv2.imread(str(background), cv2.IMREAD_COLOR)
         fx, fy = 1280 / image.shape[1], 720 / image.shape[0]
-        plates = [Box(int(b.x * fx), int(b.y * fy), int(b.w * fx), int(b.h * fy))
-                  for b in own.get(background.name, [])]
+        keep_off = [_grown(Box(int(b.x * fx), int(b.y * fy), int(b.w * fx), int(b.h * fy)), 1.5)
+                    for b in own.get(background.name, [])]   # the scene's plates, with a margin
         frame = cv2.resize(image, (1280, 720))
         w = int(rng.integers(*US_SCENE_WIDTH))
         h = max(8, int(round(crop.shape[0] * w / crop.shape[1])))
         for _ in range(US_SCENE_TRIES):   # clear of the scene's own plates, as a real plate is
             x, y = int(rng.integers(0, 1280 - w)), int(rng.integers(250, 720 - h))
             pasted = Box(x, y, w, h)
-            if not any(pasted.iou(_scale_box(p, 1.5)) > 0 for p in plates):
+            if not any(pasted.iou(p) > 0 for p in keep_off):
                 break
         frame[y:y + h, x:x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
         for m, reader in readers.items():
@@ -251,7 +251,7 @@ def _scene_plates(folder: Path) -> dict[str, list[Box]]:
     return out
 
 
-def _scale_box(box: Box, f: float) -> Box:
+def _grown(box: Box, f: float) -> Box:
     """The box grown f times about its centre."""
     return Box(int(box.x - box.w * (f - 1) / 2), int(box.y - box.h * (f - 1) / 2), int(box.w * f), int(box.h * f))
 
