@@ -167,6 +167,28 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path):
     sock.close()
 
 
+def test_sd_notify_never_blocks_on_a_full_manager_queue(tmp_path):
+    """A manager that does not read its socket (its datagram queue full) costs the daemon dropped
+    notifications, never a stalled loop: every send returns at once, the later ones False."""
+    import socket
+
+    from plate_edge.notify import SystemdNotifier
+
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": sock_path})
+    done = []
+    sender = threading.Thread(target=lambda: done.extend(notifier.notify(f"STATUS={i}") for i in range(100)),
+                              daemon=True)
+    sender.start()
+    sender.join(5)
+    assert len(done) == 100 and done[0] and not done[-1]
+    assert sock.recv(4096).decode() == "STATUS=0"
+    assert notifier.notify("STOPPING=1")          # read one: there is room again
+    sock.close()
+
+
 def test_last_plate_retained_for_home_assistant_events_not(tmp_path):
     """A fresh subscriber (HA after a restart) gets the last plate per camera from the retained
     last_plate topic, with the event's id; the events themselves are not retained. After a broker

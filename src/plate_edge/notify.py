@@ -1,6 +1,8 @@
 """systemd notification protocol (sd_notify): readiness, status text, watchdog pings.
 
-A no-op outside systemd (no NOTIFY_SOCKET). Kept dependency-free: it is one datagram.
+A no-op outside systemd (no NOTIFY_SOCKET). Kept dependency-free: it is one datagram, sent
+without waiting: when the manager's queue is full (it holds net.unix.max_dgram_qlen datagrams,
+10 by default, until read) the message is dropped rather than the daemon stalled.
 """
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ class SystemdNotifier:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
                 sock.connect(self.address)
-                sock.sendall(message.encode())
+                sock.send(message.encode())
             return True
-        except OSError:
+        except OSError:      # no manager listening, or its queue full (BlockingIOError)
             return False
 
     def ready(self, status: str = "") -> None:
