@@ -56,8 +56,8 @@ models: $(VENV)/.train
 
 # the learned reader in eight stages, each on 80,000 freshly rendered plates: 4 epochs (seed 1),
 # then 2, 3, 3, 2, 3, 3 and 3 more at a lower rate (seeds 2-8), each from the last; the weights of
-# the last four stages are averaged (no training: runs/reader-soup); three short fine-tune stages
-# from that soup (seeds 11, 12 and 15), whose average is measured and installed
+# the last four stages are averaged (no training: runs/reader-soup); four short fine-tune stages
+# from that soup (seeds 12, 15, 18 and 19), whose average is measured and installed
 reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --out runs/reader
 	$(PY) -m convert.train_reader --init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft
@@ -70,11 +70,13 @@ reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --init runs/reader-ft7/model.keras --epochs 0 --samples 2000 --seed 8 \
 	    --average runs/reader-ft4/model.keras,runs/reader-ft5/model.keras,runs/reader-ft6/model.keras \
 	    --out runs/reader-soup
-	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 11 --epochs 2 --lr 1.5e-4 --out runs/reader-sft11
 	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 12 --epochs 2 --lr 1.5e-4 --out runs/reader-sft12
 	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 15 --epochs 2 --lr 1.5e-4 --out runs/reader-sft15
-	$(PY) -m convert.train_reader --init runs/reader-sft15/model.keras --epochs 0 --samples 2000 --seed 15 \
-	    --average runs/reader-sft11/model.keras,runs/reader-sft12/model.keras --out runs/reader-soup-ft --ship
+	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 18 --epochs 2 --lr 1.5e-4 --out runs/reader-sft18
+	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 19 --epochs 2 --lr 1.5e-4 --out runs/reader-sft19
+	$(PY) -m convert.train_reader --init runs/reader-sft19/model.keras --epochs 0 --samples 2000 --seed 19 \
+	    --average runs/reader-sft18/model.keras,runs/reader-sft12/model.keras,runs/reader-sft15/model.keras \
+	    --out runs/reader-soup-ft --ship
 
 # the plate detector (about 34 minutes on 2 cores): 60 epochs of 110 batches, then 45 more from
 # those weights at half the rate on fresh composites; installed as the shipped `plate-detector`

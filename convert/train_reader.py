@@ -5,8 +5,8 @@
 The shipped model (src/plate_edge/models/plate.tflite) is `make reader-model`: this command with
 the defaults (--out runs/reader), then seven more stages, each from the last one's weights on
 freshly rendered plates (`--init ... --seed 2..8 --epochs 2|3|3|2|3|3|3 --lr 5e-4`), then
-`--epochs 0 --average` (a uniform soup of the last four stages' weights), then two short stages
-from that soup (`--seed 11|12 --epochs 2 --lr 1.5e-4`) averaged the same way, with --ship.
+`--epochs 0 --average` (a uniform soup of the last four stages' weights), then four short stages
+from that soup (`--seed 12|15|18|19 --epochs 2 --lr 1.5e-4`) averaged the same way, with --ship.
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated

@@ -38,12 +38,15 @@ CAP = 48          # canonical height of the main characters (px) at which plates
 _BASE = 80        # size glyph masks are rasterised at, once per (font, char)
 STROKE_SHARE = 0.35   # plates whose registration is drawn in a parametric stroke font (strokefont)
 EDGE_CUT_SHARE = 0.15  # crops that cut into the first or last character, as hand-drawn label boxes
-EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width
+EDGE_CUT_MAX = 0.3     # and finders do: by up to this share of its width (where the margin is tight)
+SIDE_CUT_SHARE = 0.06  # crops whose left or right edge bites into the first or last character
+SIDE_CUT_MAX = 0.5     # whatever the margin, by up to this share of its width (US label boxes do)
 ROW_CUT_SHARE = 0.06   # crops whose bottom (two in three) or top edge bites into the characters, as
 ROW_CUT_MAX = 0.22     # hand-drawn US label boxes do: by up to this share of their height
 BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
+POLICE_SHARE = 0.1       # New York plates of the police (NYPD): a small two-digit year after 4 digits
 SHARPEN_SHARE = 0.4      # crops sharpened as a camera's image processor does (unsharp mask: halos)
 
 
@@ -743,7 +746,7 @@ def _plate(rng, region: str) -> _Plate:
         if u < 0.1:   # agency and municipal plates: a few digits after a stacked type code
             text, breaks = _from_layout(rng, _pick(rng, ["NNNN", "NNNN", "NNN", "NNNNN"]))
             extra = dict(code=True, agency=rng.random() < 0.8, stacked=False)
-        elif u < 0.15:   # police: bold blue digits and a small two-digit year, both registration
+        elif u < 0.1 + POLICE_SHARE:   # police: bold blue digits, a small two-digit year, all registration
             return _us_like(rng, region, bg=_jit(rng, (0.95, 0.95, 0.95), 0.03), fg=_jit(rng, _rgb("1a50b0"), 0.08),
                             state=_pick(rng, ["", "NEW YORK", "POLICE"]), slogan="", text=_from_layout(rng, "NNNN")[0],
                             breaks=[], sep=None, stacked=False, code=False, font=_pick(rng, _fonts("wide")),
@@ -1139,6 +1142,12 @@ def sample(rng: np.random.Generator, region: str | None = None, clean: bool = Fa
     cy0 = min(cy0, cb[:, 1].min() + cut)
     cx1 = max(cx1, cb[:, 2].max() - cut_x[1])
     cy1 = max(cy1, cb[:, 3].max() - cut)
+    if not clean and rng.random() < SIDE_CUT_SHARE:   # the crop bites into the first or last character
+        first, last = cb[int(np.argmin(cb[:, 0]))], cb[int(np.argmax(cb[:, 2]))]
+        if rng.random() < 0.5:
+            cx0 = first[0] + rng.uniform(0.1, SIDE_CUT_MAX) * (first[2] - first[0])
+        else:
+            cx1 = last[2] - rng.uniform(0.1, SIDE_CUT_MAX) * (last[2] - last[0])
     if not clean and rng.random() < ROW_CUT_SHARE:   # the crop bites into the characters' feet or tops
         bite = rng.uniform(0.06, ROW_CUT_MAX) * ch_h
         if rng.random() < 2 / 3:

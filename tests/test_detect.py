@@ -77,6 +77,13 @@ def test_order_quad_and_rectify():
     assert crop[:4].mean() < 40 and crop[20:28, 40:150].mean() > 240
 
 
+def test_box_clip_keeps_the_part_inside_the_frame():
+    assert Box(-5, 10, 20, 30).clip(100, 50) == Box(0, 10, 15, 30)
+    assert Box(90, 40, 20, 30).clip(100, 50) == Box(90, 40, 10, 10)
+    assert Box(120, 60, 5, 5).clip(100, 50) == Box(99, 49, 1, 1)   # wholly outside: one corner pixel
+    assert Box(10, 10, 5, 5).clip(100, 50) == Box(10, 10, 5, 5)
+
+
 def test_letterbox_keeps_aspect():
     frame = np.full((720, 1280), 200, np.uint8)
     canvas, s = letterbox(frame, (352, 640))
@@ -188,3 +195,31 @@ def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
         truth = Box(*(int(v) for v in (*quad.min(0), *(quad.max(0) - quad.min(0)))))
         found += max((d.box.iou(truth) for d in det.detect(gray)), default=0.0) >= 0.5
     assert found >= 8, f"{found} of {len(scenes)} composited plates found"
+
+
+def test_refining_tightens_a_loose_detection():
+    """A detection twice too wide and half again too tall (as the detector's boxes of plates far
+    from its training sizes are) is found again in the frame zoomed about it: the refined box
+    overlaps the pasted plate far better, keeps the first score, and lies inside the frame."""
+    from convert.detector_data import paste_plate
+    from plate_edge.detect import Detection
+    from plate_edge.sim.synth import render_plate
+
+    det = PlateDetector.from_config(DetectorConfig())
+    rng = np.random.default_rng(22)
+    before, after = [], []
+    for gray in _backgrounds(8, rng):
+        plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
+        quad = paste_plate(gray, plate, rng, float(rng.uniform(60, 300)), [])
+        assert quad is not None
+        x0, y0 = quad.min(0)
+        x1, y1 = quad.max(0)
+        truth = Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+        loose = Box(int(x0 - (x1 - x0) / 2), int(y0 - (y1 - y0) / 4), int(2 * (x1 - x0)), int(1.5 * (y1 - y0)))
+        refined = det.refine(gray, Detection(box=loose, quad=[], score=0.42))
+        assert refined.score == 0.42
+        assert 0 <= refined.box.x and refined.box.x + refined.box.w <= gray.shape[1]
+        before.append(loose.iou(truth))
+        after.append(refined.box.iou(truth))
+    assert max(before) < 0.4
+    assert sum(a >= 0.5 for a in after) >= 6, after

@@ -167,18 +167,34 @@ def test_sharpening_puts_a_dark_and_a_bright_halo_along_an_edge():
     assert abs(row[2] - 0.3) < 1e-3 and abs(row[-3] - 0.7) < 1e-3   # flat areas unchanged
 
 
+def _edges_touched(monkeypatch, share_name: str, share: float, seed: int) -> dict[str, int]:
+    """Among 40 New York crops rendered with worldplates.<share_name> = share: how many have a
+    character box reaching the crop's left, right, top or bottom edge."""
+    monkeypatch.setattr(worldplates, share_name, share)
+    rng = np.random.default_rng(seed)
+    out = dict(left=0, right=0, top=0, bottom=0)
+    for _ in range(40):
+        s = sample(rng, "us-ny")
+        out["left"] += min(x for x, _, _, _ in s.boxes) <= 0
+        out["right"] += max(x + bw for x, _, bw, _ in s.boxes) >= s.image.shape[1]
+        out["top"] += min(y for _, y, _, _ in s.boxes) <= 0
+        out["bottom"] += max(y + bh for _, y, _, bh in s.boxes) >= s.image.shape[0]
+    return out
+
+
+def test_some_crops_cut_into_the_first_or_last_character(monkeypatch):
+    """As hand-drawn label boxes do, some crops cut off part of the first or the last character
+    whatever the margin: its box then reaches the crop's left or right edge."""
+    cut = _edges_touched(monkeypatch, "SIDE_CUT_SHARE", 1.0, 32)
+    assert cut["left"] + cut["right"] >= 36 and cut["left"] > 5 and cut["right"] > 5
+    plain = _edges_touched(monkeypatch, "SIDE_CUT_SHARE", 0.0, 32)
+    assert plain["left"] + plain["right"] < 8
+
+
 def test_some_crops_bite_into_the_characters_feet_or_tops(monkeypatch):
     """As hand-drawn label boxes do, a few crops cut off the characters' feet (mostly) or tops:
     the cut character's box then reaches the crop's edge."""
-    def edges(share: float) -> tuple[int, int]:
-        monkeypatch.setattr(worldplates, "ROW_CUT_SHARE", share)
-        rng = np.random.default_rng(31)
-        feet = tops = 0
-        for _ in range(40):
-            s = sample(rng, "us-ny")
-            feet += max(y + bh for _, y, _, bh in s.boxes) >= s.image.shape[0]
-            tops += min(y for _, y, _, _ in s.boxes) <= 0
-        return feet, tops
-    feet, tops = edges(1.0)
-    assert feet + tops >= 38 and feet > tops > 3
-    assert sum(edges(0.0)) < 8
+    cut = _edges_touched(monkeypatch, "ROW_CUT_SHARE", 1.0, 31)
+    assert cut["bottom"] + cut["top"] >= 38 and cut["bottom"] > cut["top"] > 3
+    plain = _edges_touched(monkeypatch, "ROW_CUT_SHARE", 0.0, 31)
+    assert plain["bottom"] + plain["top"] < 8

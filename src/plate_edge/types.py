@@ -24,6 +24,12 @@ class Box:
     def as_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
 
+    def clip(self, width: int, height: int) -> Box:
+        """The part of the box inside a width x height frame (at least 1 x 1)."""
+        x0, y0 = min(max(0, self.x), width - 1), min(max(0, self.y), height - 1)
+        x1, y1 = min(width, self.x + self.w), min(height, self.y + self.h)
+        return Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
 
 Polygon = list[tuple[float, float]]
 
