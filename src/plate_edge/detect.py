@@ -48,8 +48,8 @@ class DetectorConfig(Settings):
     # lower: the reader's confidence drops what is no plate
     max_plates: int = Field(8, ge=1, le=100)
     nms_iou: float = Field(0.4, gt=0, le=1)
-    refine_width: int = Field(130, ge=0, le=400)  # 0: off; else each detection is detected again in the
-    # frame zoomed so that it is this many input pixels wide (see config.yaml for figures)
+    refine_width: int = Field(130, ge=0, le=400)  # 0: off; else the best detections are detected again in
+    # the frame zoomed so that each is this many input pixels wide (see config.yaml for figures)
     refine_max: int = Field(1, ge=0, le=100)  # the best this many detections of a frame are refined
     # (one more invoke each, about 2.5 ms); the rest keep their first boxes
     overlap: float = Field(0.2, ge=0, le=1)  # beside: a detection overlapping a localizer plate more (IoU) is it
