@@ -105,7 +105,10 @@ def main(argv=None) -> int:
         if args.verbose and text != truth:
             print(f"  {set_name} {model} {item}: truth {truth} read {text or '-'}")
 
-    def crops(set_name: str | Callable[[str], str], items, errata: dict[str, str] | None = None) -> None:
+    def crops(set_name: str | Callable[[str], str], items,
+              errata: tuple[str, dict[str, str]] | None = None) -> None:
+        """Read each crop and score it in set_name (or set_name(file)); with errata (set, file ->
+        corrected text), score the same reading once more in that set against the corrections."""
         for name, image, truth in items:
             for m, reader in readers.items():
                 t0 = time.perf_counter()
@@ -113,9 +116,9 @@ def main(argv=None) -> int:
                 seconds = time.perf_counter() - t0
                 split = set_name(name) if callable(set_name) else set_name
                 score(split, m, truth, r.text if r else "", seconds, name)
-                if errata is not None:   # the whole set once more, against the corrected labels
-                    score(f"{split.split('-')[0]}-errata", m, errata.get(name, truth), r.text if r else "",
-                          seconds, name)
+                if errata is not None:
+                    errata_set, fixed = errata
+                    score(errata_set, m, fixed.get(name, truth), r.text if r else "", seconds, name)
 
     sets = args.sets.split(",")
     if "dev" in sets:
@@ -123,7 +126,7 @@ def main(argv=None) -> int:
     if "us" in sets:
         items = list(_labelled_crops(data / "plates-us-dev", args.limit))
         crops(lambda name: "us-ny" if name.startswith("newyork") else "us-other", items,
-              load_errata(US_ERRATA, {name: truth for name, _, truth in items}))
+              ("us-errata", load_errata(US_ERRATA, {name: truth for name, _, truth in items})))
     if "us-scene" in sets:
         _us_scenes(data, readers, args.limit, score)
     if "ar" in sets:

@@ -1,4 +1,9 @@
 """The dev-set errata: corrections apply only where the data set's label is the one they correct."""
+import csv
+
+import pytest
+from conftest import ROOT, SHARED
+
 from convert.devchars import load_errata
 
 
@@ -18,10 +23,6 @@ def test_no_errata_file_means_no_corrections(tmp_path):
 def test_every_errata_row_corrects_a_label_its_data_set_has():
     """Both errata files: each row's label is the one its set gives that image (else the row would
     silently stop applying), and each corrects it to another text."""
-    import csv
-
-    import pytest
-    from conftest import ROOT, SHARED
     for errata, labels_csv, key in ((ROOT / "bench" / "plates-dev-errata.csv", SHARED / "plates-dev" / "labels.csv",
                                      "image"),
                                     (ROOT / "bench" / "plates-us-dev-errata.csv",
