@@ -1,8 +1,8 @@
 """Reading accuracy on every real set we have, and on rendered plates, for one or more readers
 side by side (`--models alnum,plate`: the segmenting reader and the learned one, in one run).
 
-  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,synth] [--limit N]
-                                     [--config F] [--synth-per-region N] [--verbose]
+  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,synth,synth-scene]
+                                     [--limit N] [--config F] [--synth-per-region N] [--verbose]
 
 Sets (each skipped with a message when its folder is absent):
 - dev-scene / dev-crop: ../shared/data/plates-dev (EU and BR photos, one labelled plate each),
@@ -21,6 +21,9 @@ Sets (each skipped with a message when its folder is absent):
 - ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
   (every fifth crop, convert.reader_data's split), `ar` all of them.
 - synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
+- synth-scene-<group> (`--sets synth-scene`): the same rendered crops pasted into the scenes as
+  us-scene pastes the US crops, and read as frames: how much finding and cutting cost, on data
+  the reader's settings may be chosen on (the real sets are for measuring only).
 - synth-clean-<group> (`--sets synth-clean`): the same kind of plates without capture damage
   (`worldplates.sample(clean=True)`: 40 px characters, square on, no blur, noise, glare or dirt):
   what the designs themselves leave unread (O and 0 drawn alike, vanity words), apart from the
@@ -59,8 +62,8 @@ SYNTH_SEED = 424242          # never a training or validation seed of convert.tr
 AR_HELD_EVERY = 5            # convert.reader_data keeps every fifth plates-ar crop out of training
 SCENE_IOU = 0.4
 US_SCENE_SEED = 7           # placement of the US crops in the scenes
-US_SCENE_WIDTH = (90, 260)  # pasted crop width, px of the 1280x720 frame
-US_SCENE_TRIES = 50         # placements tried for one clear of the scene's own plates
+PASTE_WIDTH = (90, 260)  # pasted crop width, px of the 1280x720 frame
+PASTE_TRIES = 50         # placements tried for one clear of the scene's own plates
 US_ERRATA = ROOT / "bench" / "plates-us-dev-errata.csv"   # labels that the crops contradict
 # sets scored in parts and printed whole as well
 SPLITS = {"dev-scene": ("dev-scene-eu", "dev-scene-br"), "dev-crop": ("dev-crop-eu", "dev-crop-br"),
@@ -71,8 +74,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="plate,alnum",
                     help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
-    ap.add_argument("--sets", default="dev,us,us-scene,ar,synth",
-                    help="comma-separated: dev, us, us-scene, ar, synth, synth-clean, demo")
+    ap.add_argument("--sets", default="dev,us,us-scene,ar,synth,synth-scene",
+                    help="comma-separated: dev, us, us-scene, ar, synth, synth-clean, synth-scene, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -128,17 +131,21 @@ def main(argv=None) -> int:
         crops(lambda name: "us-ny" if name.startswith("newyork") else "us-other", items,
               ("us-errata", load_errata(US_ERRATA, {name: truth for name, _, truth in items})))
     if "us-scene" in sets:
-        _us_scenes(data, readers, args.limit, score)
+        _pasted_scenes("us-scene", _labelled_crops(data / "plates-us-dev", args.limit), data, readers, score,
+                       US_SCENE_SEED)
     if "ar" in sets:
         items = list(_labelled_crops(data / "plates-ar", 0))
         crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
         crops("ar", items[:args.limit or None])
     if "demo" in sets:
         crops("demo-digits", _demo_digits(args.limit or 300))
-    for kind in ("synth", "synth-clean"):
+    for kind in ("synth", "synth-clean", "synth-scene"):
         if kind in sets:
-            for group, items in _synthetic(args.synth_per_region, clean=kind == "synth-clean").items():
-                crops(f"{kind}-{group}", items)
+            for gi, (group, items) in enumerate(_synthetic(args.synth_per_region, kind == "synth-clean").items()):
+                if kind == "synth-scene":
+                    _pasted_scenes(f"{kind}-{group}", items, data, readers, score, [US_SCENE_SEED, gi + 1])
+                else:
+                    crops(f"{kind}-{group}", items)
     _report(scores, times, confusions, list(readers))
     return 0
 
@@ -218,25 +225,25 @@ def _dev(folder: Path, readers: dict, args, score) -> None:
             score("dev-crop-errata", m, fixed, text, t2 - t1, row["image"])
 
 
-def _us_scenes(data: Path, readers: dict, limit: int, score) -> None:
-    """plates-us-dev crops pasted into real scenes (see the module docstring), read as frames."""
+def _pasted_scenes(set_name: str, items, data: Path, readers: dict, score, seed) -> None:
+    """Crops pasted into real scenes (see the module docstring: us-scene, synth-scene), read as frames."""
     backgrounds = sorted((data / "plates-boxes" / "openimages" / "test").glob("*.jpg")) + \
         sorted((data / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))
     if not backgrounds:
-        print("accuracy: no plates-boxes scenes; us-scene skipped")
+        print(f"accuracy: no plates-boxes scenes; {set_name} skipped")
         return
     own = _scene_plates(data / "plates-boxes")
-    rng = np.random.default_rng(US_SCENE_SEED)
-    for i, (name, crop, truth) in enumerate(_labelled_crops(data / "plates-us-dev", limit)):
+    rng = np.random.default_rng(seed)
+    for i, (name, crop, truth) in enumerate(items):
         background = backgrounds[i % len(backgrounds)]
         image = cv2.imread(str(background), cv2.IMREAD_COLOR)
         fx, fy = 1280 / image.shape[1], 720 / image.shape[0]
         keep_off = [_grown(Box(int(b.x * fx), int(b.y * fy), int(b.w * fx), int(b.h * fy)), 1.5)
                     for b in own.get(background.name, [])]   # the scene's plates, with a margin
         frame = cv2.resize(image, (1280, 720))
-        w = int(rng.integers(*US_SCENE_WIDTH))
+        w = int(rng.integers(*PASTE_WIDTH))
         h = max(8, int(round(crop.shape[0] * w / crop.shape[1])))
-        for _ in range(US_SCENE_TRIES):   # clear of the scene's own plates, as a real plate is
+        for _ in range(PASTE_TRIES):   # clear of the scene's own plates, as a real plate is
             x, y = int(rng.integers(0, 1280 - w)), int(rng.integers(250, 720 - h))
             pasted = Box(x, y, w, h)
             if not any(pasted.iou(p) > 0 for p in keep_off):
@@ -247,7 +254,7 @@ def _us_scenes(data: Path, readers: dict, limit: int, score) -> None:
             inside = [r for r in reader.read_frame(frame)
                       if x <= r.box.x + r.box.w / 2 <= x + w and y <= r.box.y + r.box.h / 2 <= y + h]
             text = max(inside, key=lambda r: r.box.iou(pasted)).text if inside else ""
-            score("us-scene", m, truth, text, time.perf_counter() - t0, name)
+            score(set_name, m, truth, text, time.perf_counter() - t0, name)
 
 
 def _scene_plates(folder: Path) -> dict[str, list[Box]]:

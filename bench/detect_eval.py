@@ -1,7 +1,7 @@
 """Plate finding on real scenes: the learned detector (plate_edge.detect) against the hand-written
 localizer (plate_edge.localize), side by side.
 
-  .venv/bin/python bench/detect_eval.py [--model PATH.tflite] [--threshold T] [--reader-model plate]
+  .venv/bin/python bench/detect_eval.py [--model PATH.tflite] [--threshold T] [--config FILE] [--reader-model plate]
                                          [--sets dev,openimages,romania] [--json out.json]
 
 Sets: plates-dev (all 222; one plate labelled per image, so its false detections count other real
@@ -108,11 +108,11 @@ def ms(times: list[float]) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "src" / "plate_edge" / "models" / "plate-detector.tflite"),
-                    help="detector .tflite (default: the shipped plate-detector)")
-    ap.add_argument("--threshold", type=float, default=None, help="detector score threshold (default: the model's)")
+    ap.add_argument("--model", help="detector .tflite (default: the config's reader.detector.model)")
+    ap.add_argument("--threshold", type=float, help="detector score threshold (default: the config's)")
     ap.add_argument("--sets", default="dev,openimages,romania")
-    ap.add_argument("--config", default=str(ROOT / "config.yaml"), help="for the localizer's localize section")
+    ap.add_argument("--config", default=str(ROOT / "config.yaml"),
+                    help="the reader section: localizer, detector and reader settings")
     ap.add_argument("--reader-model", default="plate", help="model of the 'read' row ('' to leave it out)")
     ap.add_argument("--limit", type=int, default=0, help="first N frames of each set only")
     ap.add_argument("--json", help="write the figures here too")
@@ -125,16 +125,18 @@ def main(argv=None) -> int:
     cfg = load_config(args.config) if Path(args.config).is_file() else Config()
     loc = Localizer(cfg.reader.localize)
     finders = {"localizer": lambda g: [(c.box.x, c.box.y, c.box.x + c.box.w, c.box.y + c.box.h) for c in loc.find(g)]}
-    if Path(args.model).is_file():
-        from plate_edge.detect import DetectorConfig, PlateDetector
-        det = PlateDetector.load(args.model, threads=1,
-                                 cfg=DetectorConfig(model=args.model, score_threshold=args.threshold))
+    from plate_edge.classify import ModelError
+    from plate_edge.detect import PlateDetector
+    dcfg = cfg.reader.detector.model_copy(update={k: v for k, v in (("model", args.model),
+                                                                    ("score_threshold", args.threshold)) if v})
+    try:
+        det = PlateDetector.from_config(dcfg)
         finders = {"detector": lambda g: [(d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h)
                                           for d in det.detect(g)], **finders}
-        print(f"detector: {args.model} ({det.model_id}, threshold {det.threshold})")
-    else:
-        print(f"detect_eval: no detector model at {args.model} (python -m convert.train_detector); "
-              "measuring the localizer alone")
+        print(f"detector: {det.path} ({det.model_id}, threshold {det.threshold}, refining the best "
+              f"{dcfg.refine_max} at {dcfg.refine_width} px)")
+    except ModelError as e:
+        print(f"detect_eval: {e} (python -m convert.train_detector); measuring the localizer alone")
     if args.reader_model:
         from plate_edge.reader import Reader
         reader = Reader.from_model(args.reader_model, cfg.reader)

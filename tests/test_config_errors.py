@@ -23,6 +23,10 @@ CASES = [
     ("threads-bool", "model:\n  threads: true\n", "model.threads", True),
     ("model-not-found", "model:\n  path: resnet9000\n", "model.path", False),
     ("not-a-model", "model:\n  path: notamodel.tflite\n", "model.path", False),
+    ("detector-not-found", "model:\n  path: plate\nreader:\n  detector:\n    model: nodetector\n",
+     "reader.detector.model", False),
+    ("detector-not-a-model", "model:\n  path: plate\nreader:\n  detector:\n    model: {tmp}/notamodel.tflite\n",
+     "reader.detector.model", False),
     ("log-level", "log_level: LOUD\n", "log_level", True),
     ("min-confidence", "reader:\n  min_confidence: 1.5\n", "reader.min_confidence", True),
     ("bad-regex", "reader:\n  formats:\n    - {name: x, pattern: '[A-Z'}\n", "reader.formats[0].pattern", True),
@@ -121,7 +125,8 @@ def test_run_rejects_the_same_file(tmp_path, capsys, text, key):
     assert str(path) in err and key in err, err
 
 
-@pytest.mark.parametrize("name", ["model-not-found", "not-a-model", "password-file", "ca-not-pem", "state-dir"])
+@pytest.mark.parametrize("name", ["model-not-found", "not-a-model", "password-file", "ca-not-pem", "state-dir",
+                                  "detector-not-a-model"])
 def test_run_fails_on_what_check_config_catches(tmp_path, name):
     """What the file points at: `run` exits 2 naming the file and the key, like check-config."""
     text, key = next(c[1:3] for c in CASES if c[0] == name)

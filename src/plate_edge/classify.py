@@ -22,7 +22,11 @@ METADATA_NAME = "plate_edge"
 
 
 class ModelError(RuntimeError):
-    """A model file that cannot be used; the message names the file."""
+    """A model file that cannot be used; the message names the file, `key` the setting naming it."""
+
+    def __init__(self, message: str, key: str = "model.path"):
+        super().__init__(message)
+        self.key = key
 
 
 class ModelConfig(Settings):

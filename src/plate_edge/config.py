@@ -27,11 +27,13 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from .camera import CameraConfig
 from .classify import ModelConfig, ModelError
+from .detect import PlateDetector
 from .formats import PlateFormat
 from .localize import LocalizeConfig
 from .motion import MotionConfig
 from .publish import DiscoveryConfig, MqttConfig, TlsConfig, sanitize_topic_part
 from .reader import ReaderConfig, ReaderOverride, load_configured
+from .recognise import PlateRecogniser
 from .segment import SegmentConfig
 from .settings import Settings, Text
 from .source import GeneratedSourceConfig
@@ -285,9 +287,10 @@ def _kind(value: Any) -> str:
 def check_resources(cfg: Config, *, model: bool = True, environment: bool = False) -> None:
     """What `run` would fail on besides the file itself: TLS files (exist, PEM, loadable), the MQTT
     password file, the state folder and spool (creatable), and with `model` the model (found, a
-    TFLite model). `environment`: also the MQTT password variable (`run` only: `check-config`
-    is often run from a shell without the service's environment). Raises ConfigError listing
-    every problem, each with the file and the key."""
+    TFLite model) and, with a learned reader, its plate detector.
+    `environment`: also the MQTT password variable (`run` only: `check-config` is often run from
+    a shell without the service's environment). Raises ConfigError listing every problem, each
+    with the file and the key."""
     src = cfg.source_file or "<config>"
     problems: list[str] = []
     if cfg.mqtt.enabled:
@@ -301,16 +304,17 @@ def check_resources(cfg: Config, *, model: bool = True, environment: bool = Fals
         problems.append(f"spool.path: {cfg.spool_path()} is a folder, not a file")
     if model:
         try:
-            load_configured(cfg)
+            if isinstance(load_configured(cfg), PlateRecogniser) and cfg.reader.detector.model:
+                PlateDetector.from_config(cfg.reader.detector)
         except ModelError as exc:
-            problems.append(f"model.path: {exc}")
+            problems.append(f"{exc.key}: {exc}")
     if problems:
         raise ConfigError("\n".join(f"{src}: {p}" for p in problems))
 
 
 def model_error(cfg: Config, exc: ModelError) -> ConfigError:
     """A model that cannot be loaded, as a configuration error naming the key and the file."""
-    return ConfigError(f"{cfg.source_file or '<config>'}: model.path: {exc}")
+    return ConfigError(f"{cfg.source_file or '<config>'}: {exc.key}: {exc}")
 
 
 def _mqtt_problems(m: MqttConfig, environment: bool) -> list[str]:

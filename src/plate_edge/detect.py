@@ -208,8 +208,12 @@ class PlateDetector:
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig) -> PlateDetector:
-        """The detector of `cfg.model` (a shipped model's name or a path)."""
-        return cls.load(resolve_model_path(cfg.model), cfg.threads, cfg)
+        """The detector of `cfg.model` (a shipped model's name or a path); a ModelError names the
+        setting `reader.detector.model`."""
+        try:
+            return cls.load(resolve_model_path(cfg.model), cfg.threads, cfg)
+        except ModelError as exc:
+            raise ModelError(str(exc), "reader.detector.model") from exc
 
     def raw(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Dequantized heatmap (h, w), regression (h, w, 12) and the letterbox scale of a frame."""

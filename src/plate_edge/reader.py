@@ -56,7 +56,7 @@ def _known_layouts(regions: list[str] | None) -> list[str] | None:
 class LearnedConfig(Settings):
     """The learned reader's stage (`reader.learned`): how a found plate is cut for the model."""
     crop_margin_x: float = Field(0.06, ge=0, le=1)   # the finder's plate outline grown by this share
-    crop_margin_y: float = Field(0.3, ge=0, le=2)    # of its width (each side) and height (above, below)
+    crop_margin_y: float = Field(0.15, ge=0, le=2)   # of its width (each side) and height (above, below)
     input_blur: float = Field(0.8, ge=0, le=3)       # Gaussian sigma, model-input pixels, over each cut:
     # real plates carry fine detail (grain, embossing, JPEG) the rendered ones it learned from lack (0: off)
     look_alike_ratio: float = Field(0.01, gt=0, le=1)  # the layout prior may swap a character for a
