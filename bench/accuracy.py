@@ -61,7 +61,7 @@ DATA = ROOT.parent / "shared" / "data"
 SYNTH_SEED = 424242          # never a training or validation seed of convert.train_reader
 AR_HELD_EVERY = 5            # convert.reader_data keeps every fifth plates-ar crop out of training
 SCENE_IOU = 0.4
-US_SCENE_SEED = 7           # placement of the US crops in the scenes
+PASTE_SEED = 7           # placement of the pasted crops in the scenes (synth-scene: with its group)
 PASTE_WIDTH = (90, 260)  # pasted crop width, px of the 1280x720 frame
 PASTE_TRIES = 50         # placements tried for one clear of the scene's own plates
 US_ERRATA = ROOT / "bench" / "plates-us-dev-errata.csv"   # labels that the crops contradict
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
               ("us-errata", load_errata(US_ERRATA, {name: truth for name, _, truth in items})))
     if "us-scene" in sets:
         _pasted_scenes("us-scene", _labelled_crops(data / "plates-us-dev", args.limit), data, readers, score,
-                       US_SCENE_SEED)
+                       PASTE_SEED)
     if "ar" in sets:
         items = list(_labelled_crops(data / "plates-ar", 0))
         crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         if kind in sets:
             for gi, (group, items) in enumerate(_synthetic(args.synth_per_region, kind == "synth-clean").items()):
                 if kind == "synth-scene":
-                    _pasted_scenes(f"{kind}-{group}", items, data, readers, score, [US_SCENE_SEED, gi + 1])
+                    _pasted_scenes(f"{kind}-{group}", items, data, readers, score, [PASTE_SEED, gi + 1])
                 else:
                     crops(f"{kind}-{group}", items)
     _report(scores, times, confusions, list(readers))

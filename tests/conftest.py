@@ -1,6 +1,8 @@
 """Shared test fixtures: paths to the project, its shipped models and the shared data."""
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from plate_edge.classify import shipped_model
@@ -19,3 +21,13 @@ def model_path():
             pytest.skip(f"{MODELS / name}.tflite not built (make models)")
         return path
     return get
+
+
+def street_scenes(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Real street scenes (the held-out romania video of ../shared/data/plates-boxes, never trained
+    on) as 1280x720 grayscale, or generated scenes where the shared data is missing."""
+    files = sorted((SHARED / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))[::7][:n]
+    if len(files) == n:
+        return [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (1280, 720)) for f in files]
+    from plate_edge.sim.synth import render_scene
+    return [cv2.cvtColor(render_scene([], rng, size=(1280, 720)).image, cv2.COLOR_BGR2GRAY) for _ in range(n)]

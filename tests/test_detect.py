@@ -5,6 +5,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from conftest import street_scenes
 
 from plate_edge.classify import ModelError
 from plate_edge.detect import (
@@ -165,17 +166,6 @@ def test_quick_model_finds_a_composited_plate(quick_model):
 
 # ---------------------------------------------------------------------- the shipped model
 
-def _backgrounds(n: int, rng) -> list[np.ndarray]:
-    """Real street scenes (the held-out romania video of ../shared/data/plates-boxes, never trained
-    on) as 1280x720 grayscale, or generated scenes where the shared data is missing."""
-    from pathlib import Path
-    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "plates-boxes" / "romania" / "dayride_type1_002"
-    files = sorted(folder.glob("*.jpg"))[::7][:n]
-    if len(files) == n:
-        return [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (1280, 720)) for f in files]
-    return [cv2.cvtColor(render_scene([], rng, size=(1280, 720)).image, cv2.COLOR_BGR2GRAY) for _ in range(n)]
-
-
 def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
     """Rendered plates 100-300 px wide pasted with perspective and matched lighting into street
     scenes: the shipped detector, at the reader's threshold, outlines most of them (IoU >= 0.5;
@@ -187,7 +177,7 @@ def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
     assert det.meta["kind"] == "plate_detector" and det.threshold == DetectorConfig().score_threshold
     rng = np.random.default_rng(21)
     found = 0
-    scenes = _backgrounds(10, rng)
+    scenes = street_scenes(10, rng)
     for gray in scenes:
         plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
         quad = paste_plate(gray, plate, rng, float(rng.uniform(100, 300)), [])
@@ -208,7 +198,7 @@ def test_refining_tightens_a_loose_detection():
     det = PlateDetector.from_config(DetectorConfig())
     rng = np.random.default_rng(22)
     before, after = [], []
-    for gray in _backgrounds(8, rng):
+    for gray in street_scenes(8, rng):
         plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
         quad = paste_plate(gray, plate, rng, float(rng.uniform(60, 300)), [])
         assert quad is not None
