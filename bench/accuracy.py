@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import functools
 import statistics
 import sys
 import time
@@ -225,22 +226,32 @@ def _dev(folder: Path, readers: dict, args, score) -> None:
             score("dev-crop-errata", m, fixed, text, t2 - t1, row["image"])
 
 
-def _pasted_scenes(set_name: str, items, data: Path, readers: dict, score, seed) -> None:
-    """Crops pasted into real scenes (see the module docstring: us-scene, synth-scene), read as frames."""
-    backgrounds = sorted((data / "plates-boxes" / "openimages" / "test").glob("*.jpg")) + \
-        sorted((data / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))
-    if not backgrounds:
-        print(f"accuracy: no plates-boxes scenes; {set_name} skipped")
-        return
+@functools.cache
+def _street_scenes(data: Path) -> list[tuple[np.ndarray, list[Box]]]:
+    """The held-out street scenes (openimages test, the romania test video) at 1280x720, each with
+    its own labelled plates grown 1.5 times: read from disk once for every pasted set."""
     own = _scene_plates(data / "plates-boxes")
-    rng = np.random.default_rng(seed)
-    for i, (name, crop, truth) in enumerate(items):
-        background = backgrounds[i % len(backgrounds)]
-        image = cv2.imread(str(background), cv2.IMREAD_COLOR)
+    out = []
+    for path in sorted((data / "plates-boxes" / "openimages" / "test").glob("*.jpg")) + \
+            sorted((data / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg")):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         fx, fy = 1280 / image.shape[1], 720 / image.shape[0]
         keep_off = [_grown(Box(int(b.x * fx), int(b.y * fy), int(b.w * fx), int(b.h * fy)), 1.5)
-                    for b in own.get(background.name, [])]   # the scene's plates, with a margin
-        frame = cv2.resize(image, (1280, 720))
+                    for b in own.get(path.name, [])]
+        out.append((cv2.resize(image, (1280, 720)), keep_off))
+    return out
+
+
+def _pasted_scenes(set_name: str, items, data: Path, readers: dict, score, seed) -> None:
+    """Crops pasted into real scenes (see the module docstring: us-scene, synth-scene), read as frames."""
+    scenes = _street_scenes(data)
+    if not scenes:
+        print(f"accuracy: no plates-boxes scenes; {set_name} skipped")
+        return
+    rng = np.random.default_rng(seed)
+    for i, (name, crop, truth) in enumerate(items):
+        background, keep_off = scenes[i % len(scenes)]
+        frame = background.copy()
         w = int(rng.integers(*PASTE_WIDTH))
         h = max(8, int(round(crop.shape[0] * w / crop.shape[1])))
         for _ in range(PASTE_TRIES):   # clear of the scene's own plates, as a real plate is

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from plate_edge.classify import shipped_model
+from plate_edge.types import Box
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "src" / "plate_edge" / "models"
@@ -31,3 +32,9 @@ def street_scenes(n: int, rng: np.random.Generator) -> list[np.ndarray]:
         return [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (1280, 720)) for f in files]
     from plate_edge.sim.synth import render_scene
     return [cv2.cvtColor(render_scene([], rng, size=(1280, 720)).image, cv2.COLOR_BGR2GRAY) for _ in range(n)]
+
+
+def pasted_box(quad: np.ndarray) -> Box:
+    """The axis-aligned box of a pasted plate's quadrilateral (convert.detector_data.paste_plate)."""
+    (x0, y0), (x1, y1) = quad.min(0), quad.max(0)
+    return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))

@@ -5,7 +5,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import street_scenes
+from conftest import pasted_box, street_scenes
 
 from plate_edge.classify import ModelError
 from plate_edge.detect import (
@@ -153,7 +153,7 @@ def test_quick_model_finds_a_composited_plate(quick_model):
     plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
     quad = paste_plate(gray, plate, rng, 260.0, [])
     assert quad is not None
-    truth = Box(*(int(v) for v in (*quad.min(0), *(quad.max(0) - quad.min(0)))))
+    truth = pasted_box(quad)
     found = det.detect(gray)
     if not found:
         pytest.skip("the --quick model found nothing in this scene (too little training to judge)")
@@ -182,7 +182,7 @@ def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
         plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
         quad = paste_plate(gray, plate, rng, float(rng.uniform(100, 300)), [])
         assert quad is not None
-        truth = Box(*(int(v) for v in (*quad.min(0), *(quad.max(0) - quad.min(0)))))
+        truth = pasted_box(quad)
         found += max((d.box.iou(truth) for d in det.detect(gray)), default=0.0) >= 0.5
     assert found >= 8, f"{found} of {len(scenes)} composited plates found"
 
@@ -204,7 +204,7 @@ def test_refining_tightens_a_loose_detection():
         assert quad is not None
         x0, y0 = quad.min(0)
         x1, y1 = quad.max(0)
-        truth = Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+        truth = pasted_box(quad)
         loose = Box(int(x0 - (x1 - x0) / 2), int(y0 - (y1 - y0) / 4), int(2 * (x1 - x0)), int(1.5 * (y1 - y0)))
         refined = det.refine(gray, Detection(box=loose, quad=[], score=0.42))
         assert refined.score == 0.42
