@@ -227,7 +227,7 @@ def _dev(folder: Path, readers: dict, args, score) -> None:
 
 
 @functools.cache
-def _street_scenes(data: Path) -> list[tuple[np.ndarray, list[Box]]]:
+def street_scenes(data: Path) -> list[tuple[np.ndarray, list[Box]]]:
     """The held-out street scenes (openimages test, the romania test video) at 1280x720, each with
     its own labelled plates grown 1.5 times: read from disk once for every pasted set."""
     own = _scene_plates(data / "plates-boxes")
@@ -244,28 +244,35 @@ def _street_scenes(data: Path) -> list[tuple[np.ndarray, list[Box]]]:
 
 def _pasted_scenes(set_name: str, items, data: Path, readers: dict, score, seed) -> None:
     """Crops pasted into real scenes (see the module docstring: us-scene, synth-scene), read as frames."""
-    scenes = _street_scenes(data)
+    scenes = street_scenes(data)
     if not scenes:
         print(f"accuracy: no plates-boxes scenes; {set_name} skipped")
         return
     rng = np.random.default_rng(seed)
     for i, (name, crop, truth) in enumerate(items):
-        background, keep_off = scenes[i % len(scenes)]
-        frame = background.copy()
-        w = int(rng.integers(*PASTE_WIDTH))
-        h = max(8, int(round(crop.shape[0] * w / crop.shape[1])))
-        for _ in range(PASTE_TRIES):   # clear of the scene's own plates, as a real plate is
-            x, y = int(rng.integers(0, 1280 - w)), int(rng.integers(250, 720 - h))
-            pasted = Box(x, y, w, h)
-            if not any(pasted.iou(p) > 0 for p in keep_off):
-                break
-        frame[y:y + h, x:x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        frame, pasted = paste(crop, scenes[i % len(scenes)], int(rng.integers(*PASTE_WIDTH)), rng)
         for m, reader in readers.items():
             t0 = time.perf_counter()
             inside = [r for r in reader.read_frame(frame)
-                      if x <= r.box.x + r.box.w / 2 <= x + w and y <= r.box.y + r.box.h / 2 <= y + h]
+                      if pasted.contains(r.box.x + r.box.w / 2, r.box.y + r.box.h / 2)]
             text = max(inside, key=lambda r: r.box.iou(pasted)).text if inside else ""
             score(set_name, m, truth, text, time.perf_counter() - t0, name)
+
+
+def paste(crop: np.ndarray, scene: tuple[np.ndarray, list[Box]], width: int,
+          rng: np.random.Generator) -> tuple[np.ndarray, Box]:
+    """A copy of a 1280x720 street scene (street_scenes) with the crop resized to `width` px
+    pasted in its lower part, clear of the scene's own plates as a real plate is, and where."""
+    background, keep_off = scene
+    h = max(8, int(round(crop.shape[0] * width / crop.shape[1])))
+    for _ in range(PASTE_TRIES):
+        x, y = int(rng.integers(0, 1280 - width)), int(rng.integers(250, 720 - h))
+        pasted = Box(x, y, width, h)
+        if not any(pasted.iou(p) > 0 for p in keep_off):
+            break
+    frame = background.copy()
+    frame[y:y + h, x:x + width] = cv2.resize(crop, (width, h), interpolation=cv2.INTER_AREA)
+    return frame, pasted
 
 
 def _scene_plates(folder: Path) -> dict[str, list[Box]]:

@@ -27,9 +27,10 @@ def model_path():
 def street_scenes(n: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Real street scenes (the held-out romania video of ../shared/data/plates-boxes, never trained
     on) as 1280x720 grayscale, or generated scenes where the shared data is missing."""
-    files = sorted((SHARED / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))[::7][:n]
-    if len(files) == n:
-        return [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (1280, 720)) for f in files]
+    files = sorted((SHARED / "plates-boxes" / "romania" / "dayride_type1_002").glob("*.jpg"))
+    if len(files) >= n:   # spread over the video (38 frames)
+        return [cv2.resize(cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE), (1280, 720))
+                for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
     from plate_edge.sim.synth import render_scene
     return [cv2.cvtColor(render_scene([], rng, size=(1280, 720)).image, cv2.COLOR_BGR2GRAY) for _ in range(n)]
 

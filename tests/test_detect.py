@@ -169,7 +169,8 @@ def test_quick_model_finds_a_composited_plate(quick_model):
 def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
     """Rendered plates 100-300 px wide pasted with perspective and matched lighting into street
     scenes: the shipped detector, at the reader's threshold, outlines most of them (IoU >= 0.5;
-    all 10 with the model of `make detector-model`; the previous 24-epoch model found 7)."""
+    8 of these 10 real scenes today, and all 10 of the generated scenes this test used until
+    conftest.street_scenes was mended in session 16)."""
     from convert.detector_data import paste_plate
     from plate_edge.sim.synth import render_plate
 
@@ -184,7 +185,7 @@ def test_shipped_detector_finds_rendered_plates_composited_into_scenes():
         assert quad is not None
         truth = pasted_box(quad)
         found += max((d.box.iou(truth) for d in det.detect(gray)), default=0.0) >= 0.5
-    assert found >= 8, f"{found} of {len(scenes)} composited plates found"
+    assert found >= 7, f"{found} of {len(scenes)} composited plates found"
 
 
 def test_refining_tightens_a_loose_detection():
@@ -213,3 +214,25 @@ def test_refining_tightens_a_loose_detection():
         after.append(refined.box.iou(truth))
     assert max(before) < 0.4
     assert sum(a >= 0.5 for a in after) >= 6, after
+
+
+def test_tiles_find_small_plates_the_whole_frame_look_misses():
+    """Rendered plates 45-65 px wide in 1280x720 street scenes (the small end of the size range):
+    the whole-frame look shrinks them to 22-33 input pixels and finds about half; looking at 2x2
+    tiles too (`tiles: true`) finds most (today 12 of 16 against 7), each reported once."""
+    from convert.detector_data import paste_plate
+    from plate_edge.sim.synth import render_plate
+
+    rng = np.random.default_rng(25)
+    whole, tiled = (PlateDetector.from_config(DetectorConfig(tiles=t)) for t in (False, True))
+    found = {whole: 0, tiled: 0}
+    for gray in street_scenes(16, rng):
+        plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
+        quad = paste_plate(gray, plate, rng, float(rng.uniform(45, 65)), [])
+        assert quad is not None
+        truth = pasted_box(quad)
+        for det in (whole, tiled):
+            on_plate = [d for d in det.detect(gray) if truth.contains(d.box.x + d.box.w / 2, d.box.y + d.box.h / 2)]
+            assert len(on_plate) <= 1, on_plate
+            found[det] += len(on_plate)
+    assert found[tiled] >= 10 and found[tiled] >= found[whole] + 3, found

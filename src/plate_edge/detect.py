@@ -14,7 +14,10 @@ Decoding: cells that are a local maximum of the heatmap (3x3 max-pool equality) 
 threshold, greedy non-maximum suppression on their boxes, the best `max_plates`. Refining: the
 best `refine_max` detections are looked at once more in the frame zoomed about each so that it is
 `refine_width` input pixels wide, the plate size the detector was trained on most (its boxes of
-much larger or smaller plates are loose), and take the box and corners found there. Everything the
+much larger or smaller plates are loose), and take the box and corners found there. Tiles
+(`tiles`): the frame is looked at once more in 2x2 overlapping tiles, each letterboxed like a
+frame, so a plate is about 1.6 times as many input pixels wide as in the whole-frame look: small
+plates (40-80 px in a 1280x720 frame) give the heatmap too little to fire on. Everything the
 decoder needs (input size, stride, threshold, output layout) is in the model's "plate_edge"
 metadata entry. `rectify` warps a detected quadrilateral to an upright crop for the reader.
 """
@@ -36,6 +39,8 @@ REG_CHANNELS = ("dx", "dy", "log_w", "log_h",
                 "q0x", "q0y", "q1x", "q1y", "q2x", "q2y", "q3x", "q3y")
 MODEL_KIND = "plate_detector"
 MAX_ZOOM = 4.0   # refining never enlarges a detection more than this (tiny plates stay blurred anyway)
+TILE_SHARE = 0.6  # each of the 2x2 tiles spans this share of the frame's width and height (they overlap
+# by a fifth of the frame: a plate up to 256 px wide in a 1280-px frame lies whole in one)
 
 
 class DetectorConfig(Settings):
@@ -53,9 +58,11 @@ class DetectorConfig(Settings):
     refine_max: int = Field(1, ge=0, le=100)  # the best this many detections of a frame are refined
     # (one more invoke each, about 2.5 ms); the rest keep their first boxes
     overlap: float = Field(0.2, ge=0, le=1)  # beside: a detection overlapping a localizer plate more (IoU) is it
-    crop_margin_x: float = Field(0.08, ge=0, le=1)  # detected outlines are cut this share of their width
+    crop_margin_x: float = Field(0.04, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
+    tiles: bool = False   # each frame is also looked at in 2x2 tiles: finds plates 40-80 px wide in a
+    # 1280x720 frame, at twice the cost (see config.yaml for figures)
     threads: int = Field(1, ge=1, le=64)
 
     @field_validator("localizer", mode="before")
@@ -172,6 +179,9 @@ class PlateDetector:
         self.stride = int(meta["stride"])
         self.threshold = float(self.cfg.score_threshold if self.cfg.score_threshold is not None
                                else meta.get("score_threshold", 0.3))
+        # a tile's detection must pass the model's own threshold (its best F1 alone), not only the
+        # reader's lower one: four more looks, zoomed, see four times the clutter
+        self.tile_threshold = max(self.threshold, float(meta.get("score_threshold", self.threshold)))
         self.model_id = str(meta.get("model_id", Path(path).stem))
         self._interp = interpreter
         inp = interpreter.get_input_details()[0]
@@ -233,6 +243,8 @@ class PlateDetector:
         """Plates in a BGR or grayscale frame, best first, at most cfg.max_plates (refined)."""
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         found = self._detect(gray, 1.0, 0.0, 0.0)
+        if self.cfg.tiles:
+            found = self._with_tiles(gray, found)
         if not self.cfg.refine_width:
             return found
         out: list[Detection] = []
@@ -254,11 +266,29 @@ class PlateDetector:
                                 flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
         inside = [e for e in self._detect(zoomed, zoom, tx, ty)
-                  if b.x <= e.box.x + e.box.w / 2 <= b.x + b.w and b.y <= e.box.y + e.box.h / 2 <= b.y + b.h]
+                  if b.contains(e.box.x + e.box.w / 2, e.box.y + e.box.h / 2)]
         if not inside:
             return det
         best = max(inside, key=lambda e: e.score)
         return Detection(box=best.box.clip(gray.shape[1], gray.shape[0]), quad=best.quad, score=det.score)
+
+    def _with_tiles(self, gray: np.ndarray, found: list[Detection]) -> list[Detection]:
+        """`found` (the whole-frame look's detections) and, best first, those of 2x2 overlapping tiles
+        (TILE_SHARE of the frame each) that pass tile_threshold and are no plate already kept: a
+        tile's detection overlapping a kept one, or centred in it, is that plate or a part of it
+        cut by the tile's edge."""
+        fh, fw = gray.shape[:2]
+        tw, th = int(round(fw * TILE_SHARE)), int(round(fh * TILE_SHARE))
+        tiled: list[Detection] = []
+        for y0 in (0, fh - th):
+            for x0 in (0, fw - tw):
+                tiled += self._detect(gray[y0:y0 + th, x0:x0 + tw], 1.0, -float(x0), -float(y0))
+        out = list(found)
+        for d in sorted(tiled, key=lambda d: -d.score):
+            if d.score >= self.tile_threshold and all(d.box.iou(o.box) <= self.cfg.nms_iou and not o.box.contains(
+                    d.box.x + d.box.w / 2, d.box.y + d.box.h / 2) for o in out):
+                out.append(d)
+        return sorted(out, key=lambda d: -d.score)[:self.cfg.max_plates]
 
     def _detect(self, gray: np.ndarray, zoom: float, tx: float, ty: float) -> list[Detection]:
         """Detections of one invoke, mapped back through x_frame = (x_image - tx) / zoom."""
