@@ -69,3 +69,26 @@ def test_a_bare_off_is_the_localizer_setting_off(tmp_path):
     f.write_text("reader:\n  detector:\n    localizer: on\n")
     with pytest.raises(ConfigError, match="reader.detector.localizer"):
         load_config(f)
+
+
+def test_a_relative_detector_path_is_taken_from_the_config_files_folder(tmp_path, monkeypatch, model_path):
+    """reader.detector.model as a path relative to the file finds the model beside the file, as
+    model.path does, whatever the working directory (systemd starts the daemon elsewhere); a name
+    or a path not there is left as written (shipped models, the working directory)."""
+    import shutil
+
+    from plate_edge.config import check_resources
+    from plate_edge.reader import Reader, load_configured
+    folder = tmp_path / "etc"
+    (folder / "models").mkdir(parents=True)
+    shutil.copy(model_path("plate-detector"), folder / "models" / "det.tflite")
+    f = folder / "c.yaml"
+    f.write_text("model:\n  path: plate\nreader:\n  detector:\n    model: models/det.tflite\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(f)
+    assert Path(cfg.reader.detector.model) == folder / "models" / "det.tflite"
+    check_resources(cfg)
+    reader = Reader(cfg.reader, load_configured(cfg))
+    assert reader.detector is not None and Path(reader.detector.path) == folder / "models" / "det.tflite"
+    f.write_text("reader:\n  detector:\n    model: plate-detector\n")
+    assert load_config(f).reader.detector.model == "plate-detector"

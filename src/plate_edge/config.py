@@ -119,6 +119,10 @@ def load_config(path: str | Path | None) -> Config:
     data = load_yaml(text, source)
     cfg = parse_config(data if data is not None else {}, source)
     cfg.source_file = source
+    detector = cfg.reader.detector.model
+    if detector and not Path(detector).expanduser().is_absolute() and (path.parent / detector).is_file():
+        # a detector path relative to this file, as model.path is (not to the working directory)
+        cfg.reader.detector = cfg.reader.detector.model_copy(update={"model": str(path.parent / detector)})
     return cfg
 
 
