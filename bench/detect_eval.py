@@ -121,8 +121,8 @@ def size_sweep(dcfg, per_bin: int) -> dict:
     scenes = street_scenes(DATA)
     if not scenes:
         return {}
-    dets = {"whole": PlateDetector.from_config(dcfg.model_copy(update={"tiles": False})),
-            "tiles": PlateDetector.from_config(dcfg.model_copy(update={"tiles": True}))}
+    dets = {"whole": PlateDetector.from_config(dcfg.model_copy(update={"tiles": "off"})),
+            "tiles": PlateDetector.from_config(dcfg.model_copy(update={"tiles": "always"}))}
     regions = list(worldplates.REGIONS)
     rng = np.random.default_rng(SIZES_SEED)
     out = {}

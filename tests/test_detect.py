@@ -219,12 +219,12 @@ def test_refining_tightens_a_loose_detection():
 def test_tiles_find_small_plates_the_whole_frame_look_misses():
     """Rendered plates 45-65 px wide in 1280x720 street scenes (the small end of the size range):
     the whole-frame look shrinks them to 22-33 input pixels and finds about half; looking at 2x2
-    tiles too (`tiles: true`) finds most (today 12 of 16 against 7), each reported once."""
+    tiles too (`tiles: always`) finds most (today 12 of 16 against 7), each reported once."""
     from convert.detector_data import paste_plate
     from plate_edge.sim.synth import render_plate
 
     rng = np.random.default_rng(25)
-    whole, tiled = (PlateDetector.from_config(DetectorConfig(tiles=t)) for t in (False, True))
+    whole, tiled = (PlateDetector.from_config(DetectorConfig(tiles=t)) for t in ("off", "always"))
     found = {whole: 0, tiled: 0}
     for gray in street_scenes(16, rng):
         plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)

@@ -271,17 +271,42 @@ class FixedDetector:
     """Stands in for plate_edge.detect.PlateDetector: the same detections for every frame."""
 
     def __init__(self, detections):
-        self.detections, self.frames = detections, 0
+        self.detections, self.frames, self.tiles = detections, 0, []
 
-    def detect(self, frame):
+    def detect(self, frame, tiles=None):
         self.frames += 1
+        self.tiles.append(tiles)
         return list(self.detections)
+
+
+class TilesOnlyDetector(FixedDetector):
+    """A detector that finds its plate (a small one) only when asked to look with its tiles."""
+
+    def detect(self, frame, tiles=None):
+        found = super().detect(frame, tiles)
+        return found if tiles else []
 
 
 def _detection(x0, y0, x1, y1, score=0.9):
     from plate_edge.detect import Detection
     from plate_edge.types import Box
     return Detection(Box(x0, y0, x1 - x0, y1 - y0), [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], score)
+
+
+def test_a_frame_where_nothing_reads_is_looked_at_again_with_tiles_when_unread():
+    """detector.tiles "unread": a frame where nothing reads is looked at once more with the
+    detector's tiles, and what they find is read; "off" (the default) never looks again, nor does
+    "unread" on a frame that reads at the first look."""
+    from plate_edge.detect import DetectorConfig
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    small = [_detection(400, 300, 460, 315)]
+    assert DetectorConfig().tiles == "off"
+    for mode, detector, read, looks in (("unread", TilesOnlyDetector(small), ["ABC1234"], [None, True]),
+                                        ("off", TilesOnlyDetector(small), [], [None]),
+                                        ("unread", FixedDetector(small), ["ABC1234"], [None])):
+        cfg = ReaderConfig(layouts=[], detector=DetectorConfig(tiles=mode, localizer="off"))
+        plates = PlateReader(cfg, TableModel([table("ABC1234")] * 3), detector=detector).read_frame(frame)
+        assert [p.text for p in plates] == read and detector.tiles == looks, (mode, looks)
 
 
 def test_detected_plates_the_localizer_missed_are_read():

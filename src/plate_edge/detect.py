@@ -15,9 +15,10 @@ threshold, greedy non-maximum suppression on their boxes, the best `max_plates`.
 best `refine_max` detections are looked at once more in the frame zoomed about each so that it is
 `refine_width` input pixels wide, the plate size the detector was trained on most (its boxes of
 much larger or smaller plates are loose), and take the box and corners found there. Tiles
-(`tiles`): the frame is looked at once more in 2x2 overlapping tiles, each letterboxed like a
-frame, so a plate is about 1.6 times as many input pixels wide as in the whole-frame look: small
-plates (40-80 px in a 1280x720 frame) give the heatmap too little to fire on. Everything the
+(`tiles`: always, or "unread": the reader asks again for a frame where nothing read): the frame
+is looked at once more in 2x2 overlapping tiles, each letterboxed like a frame, so a plate is
+about 1.6 times as many input pixels wide as in the whole-frame look: small plates (40-80 px in a
+1280x720 frame) give the heatmap too little to fire on. Everything the
 decoder needs (input size, stride, threshold, output layout) is in the model's "plate_edge"
 metadata entry. `rectify` warps a detected quadrilateral to an upright crop for the reader.
 """
@@ -61,14 +62,20 @@ class DetectorConfig(Settings):
     crop_margin_x: float = Field(0.04, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
-    tiles: bool = False   # each frame is also looked at in 2x2 tiles: finds plates 40-80 px wide in a
-    # 1280x720 frame, at twice the cost (see config.yaml for figures)
+    tiles: Literal["off", "unread", "always"] = "off"   # the frame is also looked at in 2x2 tiles, which
+    # finds plates 40-80 px wide in a 1280x720 frame: never, when nothing in it reads (the reader looks
+    # again), or always (twice the cost); see config.yaml for figures
     threads: int = Field(1, ge=1, le=64)
 
-    @field_validator("localizer", mode="before")
+    @field_validator("localizer", "tiles", mode="before")
     @classmethod
     def _bare_off(cls, value):
         return "off" if value is False else value   # YAML reads a bare `off` as false
+
+    @field_validator("tiles", mode="before")
+    @classmethod
+    def _bare_on(cls, value):
+        return "always" if value is True else value   # ... and `on` or `true` as true
 
 
 @dataclass
@@ -239,11 +246,12 @@ class PlateDetector:
         scale, zero = out["quantization"]
         return q if out["dtype"] == np.float32 or scale == 0 else (q.astype(np.float32) - zero) * scale
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        """Plates in a BGR or grayscale frame, best first, at most cfg.max_plates (refined)."""
+    def detect(self, frame: np.ndarray, tiles: bool | None = None) -> list[Detection]:
+        """Plates in a BGR or grayscale frame, best first, at most cfg.max_plates (refined); with the
+        2x2-tile look too when `tiles` says so (None: when cfg.tiles is "always")."""
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         found = self._detect(gray, 1.0, 0.0, 0.0)
-        if self.cfg.tiles:
+        if self.cfg.tiles == "always" if tiles is None else tiles:
             found = self._with_tiles(gray, found)
         if not self.cfg.refine_width:
             return found

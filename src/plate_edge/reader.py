@@ -171,7 +171,8 @@ class Reader:
         return self.read_frame_timed(image, zones).plates
 
     def read_frame_timed(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> FrameResult:
-        """read_frame, with the time each stage took."""
+        """read_frame, with the time each stage took. With detector.tiles "unread", a frame where
+        nothing reads is looked at again with the detector's tiles (small plates)."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
             if self.detector is None:
@@ -183,15 +184,25 @@ class Reader:
             if detected or self.cfg.detector.localizer == "off":
                 return detected
             return self.localizer.find(gray, scaled)          # fallback: the detector found none
-        return self._read(image, find)
 
-    def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None) -> list[PlateCandidate]:
-        """The detector's plates (in zones) that no plate the localizer found overlaps, their outlines
-        widened by detector.crop_margin_x."""
+        def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
+            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
+            return self._detected(gray, [], scaled, tiles=True)
+
+        result = self._read(image, find)
+        if result.plates or self.detector is None or self.cfg.detector.tiles != "unread":
+            return result
+        again = self._read(image, find_tiled)
+        return FrameResult(again.plates, {k: v + again.timings_s.get(k, 0.0) for k, v in result.timings_s.items()})
+
+    def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None,
+                  tiles: bool | None = None) -> list[PlateCandidate]:
+        """The detector's plates (in zones; with its tiles as `tiles` says, see PlateDetector.detect)
+        that no plate the localizer found overlaps, their outlines widened by detector.crop_margin_x."""
         assert self.detector is not None
         mx = self.cfg.detector.crop_margin_x
         out = []
-        for d in self.detector.detect(gray):
+        for d in self.detector.detect(gray, tiles):
             if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found):
                 quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
                 out.append(PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
