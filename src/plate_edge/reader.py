@@ -174,7 +174,7 @@ class Reader:
         """read_frame, with the time each stage took. With detector.tiles "unread", a frame where
         nothing reads is looked at again with the detector's tiles (small plates)."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
-            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
+            scaled = _scaled_zones(zones, scale)
             if self.detector is None:
                 return self.localizer.find(gray, scaled)
             if self.cfg.detector.localizer == "beside":
@@ -186,8 +186,7 @@ class Reader:
             return self.localizer.find(gray, scaled)          # fallback: the detector found none
 
         def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
-            scaled = [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
-            return self._detected(gray, [], scaled, tiles=True)
+            return self._detected(gray, [], _scaled_zones(zones, scale), tiles=True)
 
         result = self._read(image, find)
         if result.plates or self.detector is None or self.cfg.detector.tiles != "unread":
@@ -551,6 +550,11 @@ def to_gray(image, max_side: int) -> tuple[np.ndarray | None, float]:
     if scale < 1.0:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return image, scale
+
+
+def _scaled_zones(zones: Sequence[Zone] | None, scale: float) -> list | None:
+    """Zones (frame pixels) in the pixels of the frame scaled by `scale`; None: everywhere."""
+    return [[(x * scale, y * scale) for x, y in z] for z in zones] if zones else None
 
 
 def _to_frame(boxes: list[Box], affine: np.ndarray | None) -> list[Box]:
