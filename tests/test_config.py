@@ -71,6 +71,19 @@ def test_a_bare_off_is_the_localizer_setting_off(tmp_path):
         load_config(f)
 
 
+def test_tiles_take_off_on_and_their_names(tmp_path):
+    """reader.detector.tiles: YAML's bare off/false is "off", on/true is "always"; the names as
+    written; anything else names the key."""
+    f = tmp_path / "c.yaml"
+    for text, want in (("off", "off"), ("false", "off"), ("on", "always"), ("true", "always"),
+                       ("unread", "unread"), ("always", "always")):
+        f.write_text(f"reader:\n  detector:\n    tiles: {text}\n")
+        assert load_config(f).reader.detector.tiles == want, text
+    f.write_text("reader:\n  detector:\n    tiles: sometimes\n")
+    with pytest.raises(ConfigError, match="reader.detector.tiles"):
+        load_config(f)
+
+
 def test_a_relative_detector_path_is_taken_from_the_config_files_folder(tmp_path, monkeypatch, model_path):
     """reader.detector.model as a path relative to the file finds the model beside the file, as
     model.path does, whatever the working directory (systemd starts the daemon elsewhere); a name

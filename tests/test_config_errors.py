@@ -27,6 +27,7 @@ CASES = [
      "reader.detector.model", False),
     ("detector-not-a-model", "model:\n  path: plate\nreader:\n  detector:\n    model: {tmp}/notamodel.tflite\n",
      "reader.detector.model", False),
+    ("tiles", "reader:\n  detector:\n    tiles: sometimes\n", "reader.detector.tiles", True),
     ("log-level", "log_level: LOUD\n", "log_level", True),
     ("min-confidence", "reader:\n  min_confidence: 1.5\n", "reader.min_confidence", True),
     ("bad-regex", "reader:\n  formats:\n    - {name: x, pattern: '[A-Z'}\n", "reader.formats[0].pattern", True),
