@@ -107,12 +107,13 @@ def score(dets: list, images: list) -> dict:
             "fp_per_frame": round(fps / max(1, len(images)), 3)}
 
 
-def size_sweep(dcfg, per_bin: int) -> dict:
+def size_sweep(dcfg, per_bin: int, reader=None) -> dict:
     """Rendered plates (every region, capture damage and all) pasted 40-400 px wide into the held-out
     1280x720 street scenes, as bench/accuracy's synth-scene pastes them: per width bin, the share
     found (a detection centred on the plate) by the detector on the whole frame, with and without
     tiles, and on the region a moving car of REGION_SPAN plate widths about the plate would
-    change (what the daemon reads of a live camera's frame)."""
+    change (what the daemon reads of a live camera's frame); with a reader, also the share read
+    exactly in the whole frame and in that region."""
     sys.path.insert(0, str(ROOT / "bench"))
     from accuracy import paste, street_scenes
 
@@ -127,7 +128,7 @@ def size_sweep(dcfg, per_bin: int) -> dict:
     rng = np.random.default_rng(SIZES_SEED)
     out = {}
     for lo, hi in SIZE_BINS:
-        found = dict.fromkeys([*dets, "region"], 0)
+        found = dict.fromkeys([*dets, "region"] + (["read", "read_region"] if reader else []), 0)
         for _ in range(per_bin):
             s = worldplates.sample(rng, regions[int(rng.integers(len(regions)))])
             crop = s.image if s.image.ndim == 3 else cv2.cvtColor(s.image, cv2.COLOR_GRAY2BGR)
@@ -136,14 +137,25 @@ def size_sweep(dcfg, per_bin: int) -> dict:
                 found[name] += _on(b, det.detect(frame))
             cx, cy, (sx, sy) = b.x + b.w // 2, b.y + b.h // 2, REGION_SPAN
             x0, y0 = max(0, cx - sx * b.w // 2), max(0, cy - sy * b.w // 2)
-            found["region"] += _on(b, dets["whole"].detect(frame[y0:cy + sy * b.w // 2, x0:cx + sx * b.w // 2]), x0, y0)
+            region = frame[y0:cy + sy * b.w // 2, x0:cx + sx * b.w // 2]
+            found["region"] += _on(b, dets["whole"].detect(region), x0, y0)
+            if reader is not None:
+                found["read"] += s.text in _texts_on(b, reader.read_frame(frame))
+                found["read_region"] += s.text in _texts_on(b, reader.read_frame(region), x0, y0)
         out[f"{lo}-{hi}"] = {k: round(v / per_bin, 3) for k, v in found.items()}
     return out
 
 
 def _on(box, detections, dx: int = 0, dy: int = 0) -> bool:
     """Whether a detection (found in a part of the frame offset by dx, dy) is centred in the box."""
-    return any(box.contains(d.box.x + dx + d.box.w / 2, d.box.y + dy + d.box.h / 2) for d in detections)
+    return bool(_texts_on(box, detections, dx, dy, text=False))
+
+
+def _texts_on(box, found, dx: int = 0, dy: int = 0, text: bool = True) -> list:
+    """The detections or readings (found in a part of the frame offset by dx, dy) centred in the
+    box: their texts, or themselves."""
+    on = [f for f in found if box.contains(f.box.x + dx + f.box.w / 2, f.box.y + dy + f.box.h / 2)]
+    return [f.text for f in on] if text else on
 
 
 def ms(times: list[float]) -> dict:
@@ -220,12 +232,13 @@ def main(argv=None) -> int:
     if "plates-dev" in results:
         print("\nplates-dev labels one plate per image: its FP/frame also counts other real plates in view.")
     if "sizes" in args.sets.split(",") and "detector" in finders:
-        results["sizes"] = size_sweep(dcfg, args.per_bin)
-        print(f"\nrendered plates pasted into the held-out scenes, found per width ({args.per_bin} per bin): "
-              f"whole frame / with tiles / the changed region of a moving car ({REGION_SPAN[0]}x{REGION_SPAN[1]} "
-              "plate widths)")
+        results["sizes"] = size_sweep(dcfg, args.per_bin, reader if args.reader_model else None)
+        print(f"\nrendered plates pasted into the held-out scenes, per width ({args.per_bin} per bin): found in "
+              f"the whole frame / with tiles / in the changed region of a moving car ({REGION_SPAN[0]}x"
+              f"{REGION_SPAN[1]} plate widths); read exactly in the whole frame / in that region")
         for width, r in results["sizes"].items():
-            print(f"  {width + ' px':<12}{100 * r['whole']:>6.0f}%{100 * r['tiles']:>6.0f}%{100 * r['region']:>6.0f}%")
+            shares = [r[k] for k in ("whole", "tiles", "region", "read", "read_region") if k in r]
+            print(f"  {width + ' px':<12}" + "".join(f"{100 * v:>6.0f}%" for v in shares))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
