@@ -254,7 +254,7 @@ def _pasted_scenes(set_name: str, items, data: Path, readers: dict, score, seed)
         for m, reader in readers.items():
             t0 = time.perf_counter()
             inside = [r for r in reader.read_frame(frame)
-                      if pasted.contains(r.box.x + r.box.w / 2, r.box.y + r.box.h / 2)]
+                      if pasted.contains(*r.box.centre)]
             text = max(inside, key=lambda r: r.box.iou(pasted)).text if inside else ""
             score(set_name, m, truth, text, time.perf_counter() - t0, name)
 

@@ -134,28 +134,21 @@ def size_sweep(dcfg, per_bin: int, reader=None) -> dict:
             crop = s.image if s.image.ndim == 3 else cv2.cvtColor(s.image, cv2.COLOR_GRAY2BGR)
             frame, b = paste(crop, scenes[int(rng.integers(len(scenes)))], int(rng.integers(lo, hi)), rng)
             for name, det in dets.items():
-                found[name] += _on(b, det.detect(frame))
+                found[name] += bool(_centred_in(b, det.detect(frame)))
             cx, cy, (sx, sy) = b.x + b.w // 2, b.y + b.h // 2, REGION_SPAN
             x0, y0 = max(0, cx - sx * b.w // 2), max(0, cy - sy * b.w // 2)
             region = frame[y0:cy + sy * b.w // 2, x0:cx + sx * b.w // 2]
-            found["region"] += _on(b, dets["whole"].detect(region), x0, y0)
+            found["region"] += bool(_centred_in(b, dets["whole"].detect(region), x0, y0))
             if reader is not None:
-                found["read"] += s.text in _texts_on(b, reader.read_frame(frame))
-                found["read_region"] += s.text in _texts_on(b, reader.read_frame(region), x0, y0)
+                found["read"] += s.text in [r.text for r in _centred_in(b, reader.read_frame(frame))]
+                found["read_region"] += s.text in [r.text for r in _centred_in(b, reader.read_frame(region), x0, y0)]
         out[f"{lo}-{hi}"] = {k: round(v / per_bin, 3) for k, v in found.items()}
     return out
 
 
-def _on(box, detections, dx: int = 0, dy: int = 0) -> bool:
-    """Whether a detection (found in a part of the frame offset by dx, dy) is centred in the box."""
-    return bool(_texts_on(box, detections, dx, dy, text=False))
-
-
-def _texts_on(box, found, dx: int = 0, dy: int = 0, text: bool = True) -> list:
-    """The detections or readings (found in a part of the frame offset by dx, dy) centred in the
-    box: their texts, or themselves."""
-    on = [f for f in found if box.contains(f.box.x + dx + f.box.w / 2, f.box.y + dy + f.box.h / 2)]
-    return [f.text for f in on] if text else on
+def _centred_in(box, found: list, dx: int = 0, dy: int = 0) -> list:
+    """The detections or readings (found in a part of the frame offset by dx, dy) centred in the box."""
+    return [f for f in found if box.contains(f.box.centre[0] + dx, f.box.centre[1] + dy)]
 
 
 def ms(times: list[float]) -> dict:

@@ -91,7 +91,7 @@ def test_a_relative_detector_path_is_taken_from_the_config_files_folder(tmp_path
     import shutil
 
     from plate_edge.config import check_resources
-    from plate_edge.reader import Reader, load_configured
+    from plate_edge.reader import load_reader
     folder = tmp_path / "etc"
     (folder / "models").mkdir(parents=True)
     shutil.copy(model_path("plate-detector"), folder / "models" / "det.tflite")
@@ -99,9 +99,8 @@ def test_a_relative_detector_path_is_taken_from_the_config_files_folder(tmp_path
     f.write_text("model:\n  path: plate\nreader:\n  detector:\n    model: models/det.tflite\n")
     monkeypatch.chdir(tmp_path)
     cfg = load_config(f)
-    assert Path(cfg.reader.detector.model) == folder / "models" / "det.tflite"
     check_resources(cfg)
-    reader = Reader(cfg.reader, load_configured(cfg))
+    reader = load_reader(cfg)
     assert reader.detector is not None and Path(reader.detector.path) == folder / "models" / "det.tflite"
     f.write_text("reader:\n  detector:\n    model: plate-detector\n")
     assert load_config(f).reader.detector.model == "plate-detector"

@@ -232,7 +232,7 @@ def test_tiles_find_small_plates_the_whole_frame_look_misses():
         assert quad is not None
         truth = pasted_box(quad)
         for det in (whole, tiled):
-            on_plate = [d for d in det.detect(gray) if truth.contains(d.box.x + d.box.w / 2, d.box.y + d.box.h / 2)]
+            on_plate = [d for d in det.detect(gray) if truth.contains(*d.box.centre)]
             assert len(on_plate) <= 1, on_plate
             found[det] += len(on_plate)
     assert found[tiled] >= 10 and found[tiled] >= found[whole] + 3, found

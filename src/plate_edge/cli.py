@@ -15,7 +15,7 @@ from .annotate import draw_readings
 from .classify import ModelError
 from .config import Config, ConfigError, check_resources, config_schema, load_config
 from .logs import setup_logging
-from .reader import Reader, load_configured
+from .reader import load_reader
 from .service import run_daemon
 from .types import PlateReading
 
@@ -71,12 +71,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_read(args: argparse.Namespace, cfg: Config) -> int:
     try:
-        classifier = load_configured(cfg, args.model)
+        reader = load_reader(cfg, args.model)
     except ModelError as exc:
-        where = "--model" if args.model else f"{cfg.source_file or '<built-in defaults>'}: model.path"
+        where = ("--model" if args.model and exc.key == "model.path"
+                 else f"{cfg.source_file or '<built-in defaults>'}: {exc.key}")
         print(f"plate-edge: {where}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    reader = Reader(cfg.reader, classifier)
     failed = 0
     for n, image_path in enumerate(args.images):
         image = cv2.imread(image_path, cv2.IMREAD_UNCHANGED)

@@ -27,13 +27,11 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from .camera import CameraConfig
 from .classify import ModelConfig, ModelError
-from .detect import PlateDetector
 from .formats import PlateFormat
 from .localize import LocalizeConfig
 from .motion import MotionConfig
 from .publish import DiscoveryConfig, MqttConfig, TlsConfig, sanitize_topic_part
-from .reader import ReaderConfig, ReaderOverride, load_configured
-from .recognise import PlateRecogniser
+from .reader import ReaderConfig, ReaderOverride, load_reader
 from .segment import SegmentConfig
 from .settings import Settings, Text
 from .source import GeneratedSourceConfig
@@ -119,10 +117,6 @@ def load_config(path: str | Path | None) -> Config:
     data = load_yaml(text, source)
     cfg = parse_config(data if data is not None else {}, source)
     cfg.source_file = source
-    detector = cfg.reader.detector.model
-    if detector and not Path(detector).expanduser().is_absolute() and (path.parent / detector).is_file():
-        # a detector path relative to this file, as model.path is (not to the working directory)
-        cfg.reader.detector = cfg.reader.detector.model_copy(update={"model": str(path.parent / detector)})
     return cfg
 
 
@@ -308,8 +302,7 @@ def check_resources(cfg: Config, *, model: bool = True, environment: bool = Fals
         problems.append(f"spool.path: {cfg.spool_path()} is a folder, not a file")
     if model:
         try:
-            if isinstance(load_configured(cfg), PlateRecogniser) and cfg.reader.detector.model:
-                PlateDetector.from_config(cfg.reader.detector)
+            load_reader(cfg)
         except ModelError as exc:
             problems.append(f"{exc.key}: {exc}")
     if problems:

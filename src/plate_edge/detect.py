@@ -224,11 +224,12 @@ class PlateDetector:
         return cls(interp, meta, str(path), cfg)
 
     @classmethod
-    def from_config(cls, cfg: DetectorConfig) -> PlateDetector:
-        """The detector of `cfg.model` (a shipped model's name or a path); a ModelError names the
-        setting `reader.detector.model`."""
+    def from_config(cls, cfg: DetectorConfig, base_dir: str | Path | None = None) -> PlateDetector:
+        """The detector of `cfg.model` (a shipped model's name or a path, relative to `base_dir`,
+        the config file's folder, then to the working directory); a ModelError names the setting
+        `reader.detector.model`."""
         try:
-            return cls.load(resolve_model_path(cfg.model), cfg.threads, cfg)
+            return cls.load(resolve_model_path(cfg.model, base_dir), cfg.threads, cfg)
         except ModelError as exc:
             raise ModelError(str(exc), "reader.detector.model") from exc
 
@@ -266,7 +267,7 @@ class PlateDetector:
         the box and corners of the zoomed detection whose centre lies in `det`, with det's score;
         `det` itself when there is none."""
         b = det.box
-        cx, cy = b.x + b.w / 2, b.y + b.h / 2
+        cx, cy = b.centre
         zoom = min(self.cfg.refine_width / max(1, b.w), MAX_ZOOM)
         h, w = self.input_hw
         tx, ty = w / 2 - zoom * cx, h / 2 - zoom * cy
@@ -274,7 +275,7 @@ class PlateDetector:
                                 flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
         inside = [e for e in self._detect(zoomed, zoom, tx, ty)
-                  if b.contains(e.box.x + e.box.w / 2, e.box.y + e.box.h / 2)]
+                  if b.contains(*e.box.centre)]
         if not inside:
             return det
         best = max(inside, key=lambda e: e.score)
@@ -293,8 +294,8 @@ class PlateDetector:
                 tiled += self._detect(gray[y0:y0 + th, x0:x0 + tw], 1.0, -float(x0), -float(y0))
         out = list(found)
         for d in sorted(tiled, key=lambda d: -d.score):
-            if d.score >= self.tile_threshold and all(d.box.iou(o.box) <= self.cfg.nms_iou and not o.box.contains(
-                    d.box.x + d.box.w / 2, d.box.y + d.box.h / 2) for o in out):
+            if d.score >= self.tile_threshold and all(
+                    d.box.iou(o.box) <= self.cfg.nms_iou and not o.box.contains(*d.box.centre) for o in out):
                 out.append(d)
         return sorted(out, key=lambda d: -d.score)[:self.cfg.max_plates]
 

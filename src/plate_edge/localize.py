@@ -380,5 +380,5 @@ def in_zones(box: Box, zones: list | None) -> bool:
     """Whether a box's centre lies in one of the zones (polygons; none given: anywhere)."""
     if not zones:
         return True
-    c = (box.x + box.w / 2.0, box.y + box.h / 2.0)
+    c = box.centre
     return any(cv2.pointPolygonTest(np.asarray(z, np.float32).reshape(-1, 1, 2), c, False) >= 0 for z in zones)

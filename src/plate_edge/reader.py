@@ -496,8 +496,22 @@ def load_model(path: str | Path, threads: int = 1) -> Classifier | PlateRecognis
 
 def load_configured(cfg, override: str | None = None) -> Classifier | PlateRecogniser:
     """The model of a configuration (`model.path`, relative to the config file's folder)."""
-    base = Path(cfg.source_file).parent if cfg.source_file else None
-    return load_model(resolve_model_path(override or cfg.model.path, base), threads=cfg.model.threads)
+    return load_model(resolve_model_path(override or cfg.model.path, _folder(cfg)), threads=cfg.model.threads)
+
+
+def load_reader(cfg, override: str | None = None) -> Reader:
+    """The reader of a configuration: its model (`override` instead of model.path) and, with the
+    learned reader, its detector (reader.detector.model), each found relative to the config file's
+    folder first. A ModelError's key names the setting at fault."""
+    model = load_configured(cfg, override)
+    detector = (PlateDetector.from_config(cfg.reader.detector, _folder(cfg))
+                if isinstance(model, PlateRecogniser) and cfg.reader.detector.model else None)
+    return Reader(cfg.reader, model, detector)
+
+
+def _folder(cfg) -> Path | None:
+    """The folder of the file a configuration came from (None: built-in defaults)."""
+    return Path(cfg.source_file).parent if cfg.source_file else None
 
 
 def band_blobs(shares: list[float], most: int = 2) -> int:

@@ -33,7 +33,7 @@ from .logs import setup_logging
 from .motion import MotionGate, gate_for_camera
 from .notify import SystemdNotifier
 from .publish import Publisher, install_node_id, sanitize_topic_part
-from .reader import FrameResult, Reader, Zone, load_configured
+from .reader import FrameResult, Zone, load_reader
 from .spool import Spool
 from .track import KnownPlates, PlateEvent, Tracker
 from .types import Box, PlateReading
@@ -56,10 +56,10 @@ ReaderFactory = Callable[[Config], FrameReader]
 
 
 def default_reader_factory(cfg: Config) -> FrameReader:
-    """The real reader with the configured model; a model that cannot be loaded is a
-    ConfigError naming `model.path` and the file."""
+    """The real reader with the configured model and detector; a model that cannot be loaded is a
+    ConfigError naming its key (`model.path`, `reader.detector.model`) and the file."""
     try:
-        return Reader(cfg.reader, load_configured(cfg))
+        return load_reader(cfg)
     except ModelError as exc:
         raise model_error(cfg, exc) from exc
 

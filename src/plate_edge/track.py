@@ -301,4 +301,5 @@ def _overlaps(a: Box, b: Box) -> bool:
 
 
 def _centre_distance(a: Box, b: Box) -> float:
-    return float(np.hypot(a.x + a.w / 2 - b.x - b.w / 2, a.y + a.h / 2 - b.y - b.h / 2))
+    (ax, ay), (bx, by) = a.centre, b.centre
+    return float(np.hypot(ax - bx, ay - by))

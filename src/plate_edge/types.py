@@ -21,6 +21,10 @@ class Box:
         union = self.w * self.h + other.w * other.h - inter
         return inter / union if union > 0 else 0.0
 
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
     def contains(self, x: float, y: float) -> bool:
         """Whether the point lies in the box (edges included)."""
         return self.x <= x <= self.x + self.w and self.y <= y <= self.y + self.h
