@@ -1,7 +1,7 @@
 """Reading accuracy on every real set we have, and on rendered plates, for one or more readers
 side by side (`--models alnum,plate`: the segmenting reader and the learned one, in one run).
 
-  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,synth,synth-scene]
+  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,as-frame,synth,synth-scene]
                                      [--limit N] [--config F] [--synth-per-region N] [--verbose]
 
 Sets (each skipped with a message when its folder is absent):
@@ -20,6 +20,8 @@ Sets (each skipped with a message when its folder is absent):
   emblems between groups, frames) in a frame, which no real US scene set here measures.
 - ar: ../shared/data/plates-ar crops; `ar-held` is the part the learned reader never trained on
   (every fifth crop, convert.reader_data's split), `ar` all of them.
+- us-as-frame, ar-as-frame: the US and Argentine crops handed to `read()` as frames (not
+  `read_crop`), as a user passing a crop would: the best reading of the frame.
 - synth-<group>: plates rendered by convert.worldplates from a seed never used in training.
 - synth-scene-<group> (`--sets synth-scene`): the same rendered crops pasted into the scenes as
   us-scene pastes the US crops, and read as frames: how much finding and cutting cost, on data
@@ -75,8 +77,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="plate,alnum",
                     help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
-    ap.add_argument("--sets", default="dev,us,us-scene,ar,synth,synth-scene",
-                    help="comma-separated: dev, us, us-scene, ar, synth, synth-clean, synth-scene, demo")
+    ap.add_argument("--sets", default="dev,us,us-scene,ar,as-frame,synth,synth-scene",
+                    help="comma-separated: dev, us, us-scene, ar, as-frame, synth, synth-clean, synth-scene, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -110,13 +112,14 @@ def main(argv=None) -> int:
             print(f"  {set_name} {model} {item}: truth {truth} read {text or '-'}")
 
     def crops(set_name: str | Callable[[str], str], items,
-              errata: tuple[str, dict[str, str]] | None = None) -> None:
-        """Read each crop and score it in set_name (or set_name(file)); with errata (set, file ->
-        corrected text), score the same reading once more in that set against the corrections."""
+              errata: tuple[str, dict[str, str]] | None = None, as_frame: bool = False) -> None:
+        """Read each crop (`as_frame`: as a frame, its best reading) and score it in set_name (or
+        set_name(file)); with errata (set, file -> corrected text), score the same reading once
+        more in that set against the corrections."""
         for name, image, truth in items:
             for m, reader in readers.items():
                 t0 = time.perf_counter()
-                r = reader.read_crop(image)
+                r = next(iter(reader.read_frame(image)), None) if as_frame else reader.read_crop(image)
                 seconds = time.perf_counter() - t0
                 split = set_name(name) if callable(set_name) else set_name
                 score(split, m, truth, r.text if r else "", seconds, name)
@@ -138,6 +141,9 @@ def main(argv=None) -> int:
         items = list(_labelled_crops(data / "plates-ar", 0))
         crops("ar-held", [it for i, it in enumerate(items) if i % AR_HELD_EVERY == 0][:args.limit or None])
         crops("ar", items[:args.limit or None])
+    if "as-frame" in sets:
+        crops("us-as-frame", _labelled_crops(data / "plates-us-dev", args.limit), as_frame=True)
+        crops("ar-as-frame", _labelled_crops(data / "plates-ar", args.limit), as_frame=True)
     if "demo" in sets:
         crops("demo-digits", _demo_digits(args.limit or 300))
     for kind in ("synth", "synth-clean", "synth-scene"):

@@ -141,7 +141,8 @@ def size_sweep(dcfg, per_bin: int, reader=None) -> dict:
             found["region"] += bool(_centred_in(b, dets["whole"].detect(region), x0, y0))
             if reader is not None:
                 found["read"] += s.text in [r.text for r in _centred_in(b, reader.read_frame(frame))]
-                found["read_region"] += s.text in [r.text for r in _centred_in(b, reader.read_frame(region), x0, y0)]
+                region_read = reader.read_frame_timed(region, extra_looks=False).plates   # as the daemon reads it
+                found["read_region"] += s.text in [r.text for r in _centred_in(b, region_read, x0, y0)]
         out[f"{lo}-{hi}"] = {k: round(v / per_bin, 3) for k, v in found.items()}
     return out
 

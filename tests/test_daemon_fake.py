@@ -20,8 +20,10 @@ class ScriptedReader:
 
     def __init__(self, plates, frames_per_plate=6, gap=25):
         self.plates, self.per, self.gap, self.n = plates, frames_per_plate, gap, 0
+        self.extra_looks = set()
 
-    def read_frame_timed(self, image, zones=None):
+    def read_frame_timed(self, image, zones=None, extra_looks=True):
+        self.extra_looks.add(extra_looks)
         k, pos = divmod(self.n, self.per + self.gap)
         self.n += 1
         if k >= len(self.plates) or pos >= self.per:
@@ -52,10 +54,12 @@ def start(daemon):
 def test_events_status_stats_and_clean_stop(tmp_path):
     plates = ["AB123", "CD456", "EF789"]
     with Broker() as broker, Watcher("127.0.0.1", broker.port, ["t/edge/#"]) as w:
-        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: ScriptedReader(plates))
+        reader = ScriptedReader(plates)
+        d = Daemon(make_cfg(tmp_path, broker.port, plates), lambda cfg: reader)
         th, res = start(d)
         events = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 15, count=3)
         assert [m.json()["plate"] for m in events] == plates
+        assert reader.extra_looks == {True}   # no motion gate: whole frames take the detector's extra looks
         assert w.wait_for(lambda m: m.topic == "t/edge/status" and m.text == "online", 5)
         stats = w.wait_for(lambda m: m.topic == "t/edge/stats", 5)[0].json()
         assert {"cameras", "latency_ms", "spool_depth", "cpu_percent", "rss_mb"} <= set(stats)

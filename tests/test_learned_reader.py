@@ -271,12 +271,16 @@ class FixedDetector:
     """Stands in for plate_edge.detect.PlateDetector: the same detections for every frame."""
 
     def __init__(self, detections):
-        self.detections, self.frames, self.tiles = detections, 0, []
+        self.detections, self.frames, self.tiles, self.zoom_outs = detections, 0, [], 0
 
     def detect(self, frame, tiles=None):
         self.frames += 1
         self.tiles.append(tiles)
         return list(self.detections)
+
+    def frame_plate(self, gray):
+        self.zoom_outs += 1
+        return None
 
 
 class TilesOnlyDetector(FixedDetector):
@@ -294,19 +298,24 @@ def _detection(x0, y0, x1, y1, score=0.9):
 
 
 def test_a_frame_where_nothing_reads_is_looked_at_again_with_tiles_when_unread():
-    """detector.tiles "unread": a frame where nothing reads is looked at once more with the
-    detector's tiles, and what they find is read; "off" (the default) never looks again, nor does
-    "unread" on a frame that reads at the first look."""
+    """detector.tiles "unread" (the default): a frame where nothing reads is looked at once more
+    with the detector's tiles, and what they find is read; "off" never looks again, nor does
+    "unread" on a frame that reads at the first look, nor on a daemon's motion region
+    (extra_looks False), which is not asked whether it is a plate crop either."""
     from plate_edge.detect import DetectorConfig
     frame = np.full((720, 1280, 3), 128, np.uint8)
     small = [_detection(400, 300, 460, 315)]
-    assert DetectorConfig().tiles == "off"
-    for mode, detector, read, looks in (("unread", TilesOnlyDetector(small), ["ABC1234"], [None, True]),
-                                        ("off", TilesOnlyDetector(small), [], [None]),
-                                        ("unread", FixedDetector(small), ["ABC1234"], [None])):
+    assert DetectorConfig().tiles == "unread"
+    for mode, extra, detector, read, looks in (
+            ("unread", True, TilesOnlyDetector(small), ["ABC1234"], [None, True]),
+            ("off", True, TilesOnlyDetector(small), [], [None]),
+            ("unread", True, FixedDetector(small), ["ABC1234"], [None]),
+            ("unread", False, TilesOnlyDetector(small), [], [None])):
         cfg = ReaderConfig(layouts=[], detector=DetectorConfig(tiles=mode, localizer="off"))
-        plates = PlateReader(cfg, TableModel([table("ABC1234")] * 3), detector=detector).read_frame(frame)
-        assert [p.text for p in plates] == read and detector.tiles == looks, (mode, looks)
+        reader = PlateReader(cfg, TableModel([table("ABC1234")] * 3), detector=detector)
+        plates = reader.read_frame_timed(frame, extra_looks=extra).plates
+        assert [p.text for p in plates] == read and detector.tiles == looks, (mode, extra, looks)
+        assert detector.zoom_outs == extra, (mode, extra)   # asked whether the frame is a plate crop
 
 
 def test_detected_plates_the_localizer_missed_are_read():

@@ -47,10 +47,11 @@ class CountingReader:
     """A parked car: the same plate at the same place in every frame it is asked to read."""
 
     def __init__(self):
-        self.calls = 0
+        self.calls, self.extra_looks = 0, set()
 
-    def read_frame_timed(self, image, zones=None):
+    def read_frame_timed(self, image, zones=None, extra_looks=True):
         self.calls += 1
+        self.extra_looks.add(extra_looks)
         return FrameResult([PlateReading("AB123", 0.95, [0.95] * 5, Box(200, 200, 120, 30), [], [], "fake")],
                            {"total": 0.001})
 
@@ -93,6 +94,7 @@ def test_static_camera_skips_frames_costs_little_and_publishes_a_parked_car_once
               f"{calls} reads in {elapsed:.1f} s, CPU {100 * cpu:.1f} % of one core (whole test process)")
         assert stats["skipped_static"] >= 0.8 * stats["frames_processed"] > 0
         assert calls <= elapsed / recheck + 2                 # only the re-checks are read
+        assert reader.extra_looks == {False}                  # a gated camera reads in real time
         assert cpu < 0.35                                      # capture (JPEG decode) + gate; see bench/daemon.py
         # Re-checks read the parked car again every second (> lost_after_s, > repeat_window_s):
         # it stays one track and one event.

@@ -42,6 +42,10 @@ MODEL_KIND = "plate_detector"
 MAX_ZOOM = 4.0   # refining never enlarges a detection more than this (tiny plates stay blurred anyway)
 TILE_SHARE = 0.6  # each of the 2x2 tiles spans this share of the frame's width and height (they overlap
 # by a fifth of the frame: a plate up to 256 px wide in a 1280-px frame lies whole in one)
+ZOOM_OUT_WIDTH = 130  # the zoom-out look shows a frame this many input pixels wide (the plate size the
+# detector was trained on most), and a plate found there ...
+ZOOM_OUT_SHARE = 0.5  # ... at least this share of the frame's width is the frame itself (a plate crop)
+CROP_ASPECT = 2.5     # a frame wider than this (width / height) is no camera's picture but may be a plate
 
 
 class DetectorConfig(Settings):
@@ -62,9 +66,9 @@ class DetectorConfig(Settings):
     crop_margin_x: float = Field(0.04, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
-    tiles: Literal["off", "unread", "always"] = "off"   # the frame is also looked at in 2x2 tiles, which
+    tiles: Literal["off", "unread", "always"] = "unread"   # the frame is also looked at in 2x2 tiles, which
     # finds plates 40-80 px wide in a 1280x720 frame: never, when nothing in it reads (the reader looks
-    # again), or always (twice the cost); see config.yaml for figures
+    # again; not the daemon's motion regions), or always (twice the cost); see config.yaml for figures
     threads: int = Field(1, ge=1, le=64)
 
     @field_validator("localizer", "tiles", mode="before")
@@ -262,24 +266,39 @@ class PlateDetector:
                 out.append(d)
         return out
 
+    def frame_plate(self, gray: np.ndarray) -> Detection | None:
+        """The plate a grayscale frame that may be a plate crop (smaller than the model's input, or
+        wider than CROP_ASPECT) is, if it is one: looked at zoomed out (ZOOM_OUT_WIDTH input pixels
+        wide), the best detection there when it spans ZOOM_OUT_SHARE of the frame's width. detect()
+        zooms such a frame up and sees its characters as plates of their own."""
+        (fh, fw), (h, w) = gray.shape[:2], self.input_hw
+        if not (fh < h and fw < w or fw > CROP_ASPECT * fh):
+            return None
+        plate = self._best_about(gray, Box(0, 0, fw, fh), min(ZOOM_OUT_WIDTH / fw, MAX_ZOOM))
+        return plate if plate is not None and plate.box.w >= ZOOM_OUT_SHARE * fw else None
+
     def refine(self, gray: np.ndarray, det: Detection) -> Detection:
         """The detection found again in the frame zoomed about it (refine_width input pixels wide):
         the box and corners of the zoomed detection whose centre lies in `det`, with det's score;
         `det` itself when there is none."""
         b = det.box
+        best = self._best_about(gray, b, min(self.cfg.refine_width / max(1, b.w), MAX_ZOOM))
+        return det if best is None else Detection(box=best.box, quad=best.quad, score=det.score)
+
+    def _best_about(self, gray: np.ndarray, b: Box, zoom: float) -> Detection | None:
+        """The best detection centred in `b` when the frame is zoomed by `zoom` about b's centre (the
+        frame's border repeated around it), its box clipped to the frame; None if there is none."""
         cx, cy = b.centre
-        zoom = min(self.cfg.refine_width / max(1, b.w), MAX_ZOOM)
         h, w = self.input_hw
         tx, ty = w / 2 - zoom * cx, h / 2 - zoom * cy
         zoomed = cv2.warpAffine(gray, np.array([[zoom, 0, tx], [0, zoom, ty]], np.float32), (w, h),
                                 flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
-        inside = [e for e in self._detect(zoomed, zoom, tx, ty)
-                  if b.contains(*e.box.centre)]
+        inside = [e for e in self._detect(zoomed, zoom, tx, ty) if b.contains(*e.box.centre)]
         if not inside:
-            return det
+            return None
         best = max(inside, key=lambda e: e.score)
-        return Detection(box=best.box.clip(gray.shape[1], gray.shape[0]), quad=best.quad, score=det.score)
+        return Detection(box=best.box.clip(gray.shape[1], gray.shape[0]), quad=best.quad, score=best.score)
 
     def _with_tiles(self, gray: np.ndarray, found: list[Detection]) -> list[Detection]:
         """`found` (the whole-frame look's detections) and, best first, those of 2x2 overlapping tiles

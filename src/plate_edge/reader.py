@@ -170,9 +170,13 @@ class Reader:
         """Plates in a BGR, BGRA or grayscale frame (optionally only inside `zones`), best first."""
         return self.read_frame_timed(image, zones).plates
 
-    def read_frame_timed(self, image: np.ndarray, zones: Sequence[Zone] | None = None) -> FrameResult:
-        """read_frame, with the time each stage took. With detector.tiles "unread", a frame where
-        nothing reads is looked at again with the detector's tiles (small plates)."""
+    def read_frame_timed(self, image: np.ndarray, zones: Sequence[Zone] | None = None,
+                         extra_looks: bool = True) -> FrameResult:
+        """read_frame, with the time each stage took. The detector's extra looks (`extra_looks`;
+        not for a daemon's motion-gated camera, whose regions are zoomed on what moves): a frame
+        outside `zones` that is a plate crop (PlateDetector.frame_plate) is read whole, as
+        read_crop reads it; with detector.tiles "unread", a frame where nothing reads is looked
+        at again with the detector's tiles (small plates)."""
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = _scaled_zones(zones, scale)
             if self.detector is None:
@@ -188,10 +192,15 @@ class Reader:
         def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             return self._detected(gray, [], _scaled_zones(zones, scale), tiles=True)
 
-        result = self._read(image, find)
-        if result.plates or self.detector is None or self.cfg.detector.tiles != "unread":
+        t0 = time.perf_counter()
+        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        if (extra_looks and not zones and gray is not None and self.detector is not None
+                and self.detector.frame_plate(gray) is not None):   # a plate crop: read it whole
+            return self._read_crop(image, (gray, scale, t0))
+        result = self._read(image, find, prepared=(gray, scale, t0))
+        if result.plates or not extra_looks or self.detector is None or self.cfg.detector.tiles != "unread":
             return result
-        again = self._read(image, find_tiled)
+        again = self._read(image, find_tiled, prepared=(gray, scale, time.perf_counter()))
         return FrameResult(again.plates, {k: v + again.timings_s.get(k, 0.0) for k, v in result.timings_s.items()})
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None,
@@ -215,14 +224,20 @@ class Reader:
 
     def read_crop_timed(self, image: np.ndarray) -> FrameResult:
         """read_crop, with the time each stage took: at most one plate."""
-        result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), whole=True)
+        return self._read_crop(image)
+
+    def _read_crop(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float] | None = None
+                   ) -> FrameResult:
+        result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), True, prepared)
         del result.plates[1:]
         return result
 
-    def _read(self, image: np.ndarray, find_plates: PlateFinder, whole: bool = False) -> FrameResult:
-        """The pipeline: find -> recognise -> decode (`whole`: the image is the plate)."""
+    def _read(self, image: np.ndarray, find_plates: PlateFinder, whole: bool = False,
+              prepared: tuple[np.ndarray | None, float, float] | None = None) -> FrameResult:
+        """The pipeline: find -> recognise -> decode (`whole`: the image is the plate). `prepared`:
+        the image's to_gray and the time that began."""
         t0 = time.perf_counter()
-        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        gray, scale, t0 = prepared or (*to_gray(image, self.cfg.max_frame_side), t0)
         plates = find_plates(gray, scale) if gray is not None else []
         t1 = time.perf_counter()
         chars = self.recogniser.recognise(image, gray, plates, 1.0 / scale, whole) if gray is not None else []

@@ -48,7 +48,8 @@ TRIM_EVERY_S = 10.0            # hand freed heap pages back to the system this o
 class FrameReader(Protocol):
     """What the daemon needs of a reader (plate_edge.reader.Reader; tests inject fakes)."""
 
-    def read_frame_timed(self, image: np.ndarray, zones: list[Zone] | None = None) -> FrameResult:
+    def read_frame_timed(self, image: np.ndarray, zones: list[Zone] | None = None,
+                         extra_looks: bool = True) -> FrameResult:
         ...
 
 
@@ -332,18 +333,21 @@ class Daemon:
 
     def _read(self, name: str, image: np.ndarray, regions: list[Box] | None) -> FrameResult:
         """The reader on the whole frame, or only on the regions that changed (each read as a crop,
-        its plates moved back to frame coordinates)."""
+        its plates moved back to frame coordinates). The detector's extra looks (Reader.read_frame_timed)
+        are for cameras without a motion gate (files and folders by default), whose frames are all
+        read whole: a gated camera's regions are zoomed on what moves already, and it reads in real
+        time."""
         reader = self._readers.get(name) or self.reader
         assert reader is not None
         zones = self._zones.get(name)
         if regions is None:
-            return reader.read_frame_timed(image, zones)
+            return reader.read_frame_timed(image, zones, extra_looks=self._gates.get(name) is None)
         plates: list[PlateReading] = []
         timings: dict[str, float] = collections.defaultdict(float)
         for r in regions:
             crop = image[r.y:r.y + r.h, r.x:r.x + r.w]
             local: list[Zone] | None = [[(x - r.x, y - r.y) for x, y in z] for z in zones] if zones else None
-            res = reader.read_frame_timed(crop, local)
+            res = reader.read_frame_timed(crop, local, extra_looks=False)
             for stage, seconds in res.timings_s.items():
                 timings[stage] += seconds
             plates.extend(_shifted(p, r.x, r.y) for p in res.plates)
