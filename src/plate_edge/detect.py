@@ -18,7 +18,11 @@ much larger or smaller plates are loose), and take the box and corners found the
 (`tiles`: always, or "unread": the reader asks again for a frame where nothing read): the frame
 is looked at once more in 2x2 overlapping tiles, each letterboxed like a frame, so a plate is
 about 1.6 times as many input pixels wide as in the whole-frame look: small plates (40-80 px in a
-1280x720 frame) give the heatmap too little to fire on. Everything the
+1280x720 frame) give the heatmap too little to fire on. The zoom-out look (`frame_plate`, which
+the reader asks of a whole frame smaller than the input or wider than CROP_ASPECT): is the frame
+a plate crop? Letterboxed, such a frame is zoomed up until the plate fills the input, far beyond
+the sizes the detector learned, and its characters look like plates of their own; shrunk to
+ZOOM_OUT_WIDTH input pixels it shows one plate spanning it. Everything the
 decoder needs (input size, stride, threshold, output layout) is in the model's "plate_edge"
 metadata entry. `rectify` warps a detected quadrilateral to an upright crop for the reader.
 """

@@ -228,6 +228,7 @@ class Reader:
 
     def _read_crop(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float] | None = None
                    ) -> FrameResult:
+        """The image read whole as one plate (`prepared`: as _read takes it)."""
         result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), True, prepared)
         del result.plates[1:]
         return result
