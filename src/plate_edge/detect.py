@@ -72,7 +72,7 @@ class DetectorConfig(Settings):
     localizer: Literal["fallback", "beside", "off"] = "fallback"   # see config.yaml for figures
     tiles: Literal["off", "unread", "always"] = "unread"   # the frame is also looked at in 2x2 tiles, which
     # finds plates 40-80 px wide in a 1280x720 frame: never, when nothing in it reads (the reader looks
-    # again; not the daemon's motion regions), or always (twice the cost); see config.yaml for figures
+    # again; not on a motion-gated camera), or always (twice the cost); see config.yaml for figures
     threads: int = Field(1, ge=1, le=64)
 
     @field_validator("localizer", "tiles", mode="before")
