@@ -273,7 +273,10 @@ class FixedDetector:
     def __init__(self, detections):
         self.detections, self.frames, self.tiles, self.zoom_outs = detections, 0, [], 0
 
-    def detect(self, frame, tiles=None):
+    def look(self, gray):
+        return list(self.detections)
+
+    def detect(self, frame, tiles=None, first=None):
         self.frames += 1
         self.tiles.append(tiles)
         return list(self.detections)
@@ -286,8 +289,11 @@ class FixedDetector:
 class TilesOnlyDetector(FixedDetector):
     """A detector that finds its plate (a small one) only when asked to look with its tiles."""
 
-    def detect(self, frame, tiles=None):
-        found = super().detect(frame, tiles)
+    def look(self, gray):
+        return []
+
+    def detect(self, frame, tiles=None, first=None):
+        found = super().detect(frame, tiles, first)
         return found if tiles else []
 
 

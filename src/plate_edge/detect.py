@@ -255,11 +255,17 @@ class PlateDetector:
         scale, zero = out["quantization"]
         return q if out["dtype"] == np.float32 or scale == 0 else (q.astype(np.float32) - zero) * scale
 
-    def detect(self, frame: np.ndarray, tiles: bool | None = None) -> list[Detection]:
+    def look(self, gray: np.ndarray) -> list[Detection]:
+        """The whole-frame look of a grayscale frame: one invoke, unrefined (detect's first step)."""
+        return self._detect(gray, 1.0, 0.0, 0.0)
+
+    def detect(self, frame: np.ndarray, tiles: bool | None = None,
+               first: list[Detection] | None = None) -> list[Detection]:
         """Plates in a BGR or grayscale frame, best first, at most cfg.max_plates (refined); with the
-        2x2-tile look too when `tiles` says so (None: when cfg.tiles is "always")."""
+        2x2-tile look too when `tiles` says so (None: when cfg.tiles is "always"). `first`: the
+        frame's whole-frame look (`look`) when it was made already."""
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        found = self._detect(gray, 1.0, 0.0, 0.0)
+        found = self.look(gray) if first is None else first
         if self.cfg.tiles == "always" if tiles is None else tiles:
             found = self._with_tiles(gray, found)
         if not self.cfg.refine_width:

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .classify import Classifier, open_model, resolve_model_path
-from .detect import DetectorConfig, PlateDetector, rectify
+from .detect import Detection, DetectorConfig, PlateDetector, rectify
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer, in_zones
@@ -177,20 +177,27 @@ class Reader:
         outside `zones` that is a plate crop (PlateDetector.frame_plate) is read whole, as
         read_crop reads it; with detector.tiles "unread", a frame where nothing reads is looked
         at again with the detector's tiles (small plates)."""
+        first: list[Detection] = []        # the detector's whole-frame look, made once
+        tried: set[tuple] = set()           # the plates the first reading read (or did not)
+
         def find(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             scaled = _scaled_zones(zones, scale)
             if self.detector is None:
                 return self.localizer.find(gray, scaled)
+            first[:] = self.detector.look(gray)
             if self.cfg.detector.localizer == "beside":
                 found = self.localizer.find(gray, scaled)
-                return found + self._detected(gray, found, scaled)
-            detected = self._detected(gray, [], scaled)
+                return found + self._detected(gray, found, scaled, first=first)
+            detected = self._detected(gray, [], scaled, first=first)
+            tried.update(_outline(p) for p in detected)
             if detected or self.cfg.detector.localizer == "off":
                 return detected
             return self.localizer.find(gray, scaled)          # fallback: the detector found none
 
         def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
-            return self._detected(gray, [], _scaled_zones(zones, scale), tiles=True)
+            # the first look's plates read to nothing before: only what the tiles add is read
+            return [p for p in self._detected(gray, [], _scaled_zones(zones, scale), tiles=True, first=first)
+                    if _outline(p) not in tried]
 
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
@@ -204,13 +211,14 @@ class Reader:
         return FrameResult(again.plates, {k: v + again.timings_s.get(k, 0.0) for k, v in result.timings_s.items()})
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None,
-                  tiles: bool | None = None) -> list[PlateCandidate]:
-        """The detector's plates (in zones; with its tiles as `tiles` says, see PlateDetector.detect)
-        that no plate the localizer found overlaps, their outlines widened by detector.crop_margin_x."""
+                  tiles: bool | None = None, first: list[Detection] | None = None) -> list[PlateCandidate]:
+        """The detector's plates (in zones; with its tiles as `tiles` says and its whole-frame look
+        `first` if made, see PlateDetector.detect) that no plate the localizer found overlaps,
+        their outlines widened by detector.crop_margin_x."""
         assert self.detector is not None
         mx = self.cfg.detector.crop_margin_x
         out = []
-        for d in self.detector.detect(gray, tiles):
+        for d in self.detector.detect(gray, tiles, first):
             if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found):
                 quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
                 out.append(PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
@@ -580,6 +588,11 @@ def to_gray(image, max_side: int) -> tuple[np.ndarray | None, float]:
     if scale < 1.0:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return image, scale
+
+
+def _outline(plate: PlateCandidate) -> tuple:
+    """A found plate's box and outline: two looks that cut a plate alike read it alike."""
+    return (plate.box.x, plate.box.y, plate.box.w, plate.box.h, tuple(plate.polygon))
 
 
 def _scaled_zones(zones: Sequence[Zone] | None, scale: float) -> list | None:
