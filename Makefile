@@ -57,7 +57,9 @@ models: $(VENV)/.train
 # the learned reader in eight stages, each on 80,000 freshly rendered plates: 4 epochs (seed 1),
 # then 2, 3, 3, 2, 3, 3 and 3 more at a lower rate (seeds 2-8), each from the last; the weights of
 # the last four stages are averaged (no training: runs/reader-soup); four short fine-tune stages
-# from that soup (seeds 12, 15, 18 and 19), whose average is measured and installed
+# from that soup (seeds 12, 15, 18 and 19), averaged and exported; three more from that export's
+# int8 weights taken back to float (convert.dequantize; seeds 20-22), whose average is measured
+# and installed
 reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --out runs/reader
 	$(PY) -m convert.train_reader --init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft
@@ -76,7 +78,12 @@ reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --init runs/reader-soup/model.keras --seed 19 --epochs 2 --lr 1.5e-4 --out runs/reader-sft19
 	$(PY) -m convert.train_reader --init runs/reader-sft19/model.keras --epochs 0 --samples 2000 --seed 19 \
 	    --average runs/reader-sft18/model.keras,runs/reader-sft12/model.keras,runs/reader-sft15/model.keras \
-	    --out runs/reader-soup-ft --ship
+	    --out runs/reader-soup-ft
+	$(PY) -m convert.train_reader --init runs/reader-soup-ft/model.tflite --seed 20 --epochs 2 --lr 1.5e-4 --out runs/reader-dq20
+	$(PY) -m convert.train_reader --init runs/reader-soup-ft/model.tflite --seed 21 --epochs 2 --lr 1.5e-4 --out runs/reader-dq21
+	$(PY) -m convert.train_reader --init runs/reader-soup-ft/model.tflite --seed 22 --epochs 2 --lr 1.5e-4 --out runs/reader-dq22
+	$(PY) -m convert.train_reader --init runs/reader-dq22/model.keras --epochs 0 --samples 2000 --seed 22 \
+	    --average runs/reader-dq20/model.keras,runs/reader-dq21/model.keras --out runs/reader-dq-soup --ship
 
 # the plate detector (about 34 minutes on 2 cores): 60 epochs of 110 batches, then 45 more from
 # those weights at half the rate on fresh composites; installed as the shipped `plate-detector`

@@ -1,13 +1,16 @@
 """Reading accuracy on every real set we have, and on rendered plates, for one or more readers
 side by side (`--models alnum,plate`: the segmenting reader and the learned one, in one run).
 
-  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,us,us-scene,ar,as-frame,synth,synth-scene]
+  .venv/bin/python bench/accuracy.py [--models plate,alnum] [--sets dev,loose,us,us-scene,ar,as-frame,synth,synth-scene]
                                      [--limit N] [--config F] [--synth-per-region N] [--verbose]
 
 Sets (each skipped with a message when its folder is absent):
 - dev-scene / dev-crop: ../shared/data/plates-dev (EU and BR photos, one labelled plate each),
   read as full scenes (the reading whose box overlaps the label box, IoU >= 0.4) and as crops
   (the label box with a 5% margin); split eu / br. Also scored against the errata labels.
+- dev-loose-2x, dev-loose-3x (`--sets loose`): the plates-dev plates cut loose, 2 and 3 times
+  as wide as the label box (3 and 5 times as high), read with `read_crop`: a crop from a vehicle
+  detector or of a car's rear, not cut to the plate.
 - us: ../shared/data/plates-us-dev crops (measure only); split `us-ny` (New York's, taxis and
   police included: 1,796 of 2,011) and `us-other` (New Jersey, Pennsylvania and 18 more states),
   so that the many-state figure is not hidden by New York's. `us-errata`: the whole set against
@@ -67,6 +70,7 @@ SCENE_IOU = 0.4
 PASTE_SEED = 7           # placement of the pasted crops in the scenes (synth-scene: with its group)
 PASTE_WIDTH = (90, 260)  # pasted crop width, px of the 1280x720 frame
 PASTE_TRIES = 50         # placements tried for one clear of the scene's own plates
+LOOSE_WIDTHS = (2, 3)    # `loose`: dev crops this many times as wide as the plate (and 3, 5 times as high)
 US_ERRATA = ROOT / "bench" / "plates-us-dev-errata.csv"   # labels that the crops contradict
 # sets scored in parts and printed whole as well
 SPLITS = {"dev-scene": ("dev-scene-eu", "dev-scene-br"), "dev-crop": ("dev-crop-eu", "dev-crop-br"),
@@ -77,8 +81,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="plate,alnum",
                     help="comma-separated model names or .tflite paths; NAME:digits decodes 0-9 only")
-    ap.add_argument("--sets", default="dev,us,us-scene,ar,as-frame,synth,synth-scene",
-                    help="comma-separated: dev, us, us-scene, ar, as-frame, synth, synth-clean, synth-scene, demo")
+    ap.add_argument("--sets", default="dev,loose,us,us-scene,ar,as-frame,synth,synth-scene",
+                    help="comma-separated: dev, loose, us, us-scene, ar, as-frame, synth, synth-clean, "
+                         "synth-scene, demo")
     ap.add_argument("--limit", type=int, default=0, help="at most N items per set")
     ap.add_argument("--config", help="configuration file for the reader section")
     ap.add_argument("--data", default=str(DATA), help="folder holding plates-dev, plates-us-dev, plates-ar")
@@ -128,8 +133,8 @@ def main(argv=None) -> int:
                     score(errata_set, m, fixed.get(name, truth), r.text if r else "", seconds, name)
 
     sets = args.sets.split(",")
-    if "dev" in sets:
-        _dev(data / "plates-dev", readers, args, score)
+    if "dev" in sets or "loose" in sets:
+        _dev(data / "plates-dev", readers, args, score, "dev" in sets, "loose" in sets)
     if "us" in sets:
         items = list(_labelled_crops(data / "plates-us-dev", args.limit))
         crops(lambda name: "us-ny" if name.startswith("newyork") else "us-other", items,
@@ -200,8 +205,9 @@ def _labelled_crops(folder: Path, limit: int):
         yield row["file"], image, row["plate"].upper()
 
 
-def _dev(folder: Path, readers: dict, args, score) -> None:
-    """plates-dev: full scenes and label-box crops, per split (eu, br), labels as given and errata."""
+def _dev(folder: Path, readers: dict, args, score, dev: bool = True, loose: bool = False) -> None:
+    """plates-dev: full scenes and label-box crops, per split (eu, br), labels as given and errata
+    (`dev`); crops LOOSE_WIDTHS times as wide as the label box (`loose`)."""
     labels = folder / "labels.csv"
     if not labels.is_file():
         print(f"accuracy: no {folder} (labels.csv missing); skipped")
@@ -219,6 +225,13 @@ def _dev(folder: Path, readers: dict, args, score) -> None:
         label = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
         crop = _crop(image, label, args.margin)
         for m, reader in readers.items():
+            for times_wide in LOOSE_WIDTHS if loose else ():
+                t0 = time.perf_counter()
+                r = reader.read_crop(_crop(image, label, (times_wide - 1) / 2))
+                score(f"dev-loose-{times_wide}x", m, truth, r.text if r else "", time.perf_counter() - t0,
+                      row["image"])
+            if not dev:
+                continue
             t0 = time.perf_counter()
             found = [r for r in reader.read_frame(image) if r.box.iou(label) >= SCENE_IOU]
             scene = max(found, key=lambda r: r.box.iou(label)).text if found else ""

@@ -6,7 +6,9 @@ The shipped model (src/plate_edge/models/plate.tflite) is `make reader-model`: t
 the defaults (--out runs/reader), then seven more stages, each from the last one's weights on
 freshly rendered plates (`--init ... --seed 2..8 --epochs 2|3|3|2|3|3|3 --lr 5e-4`), then
 `--epochs 0 --average` (a uniform soup of the last four stages' weights), then four short stages
-from that soup (`--seed 12|15|18|19 --epochs 2 --lr 1.5e-4`) averaged the same way, with --ship.
+from that soup (`--seed 12|15|18|19 --epochs 2 --lr 1.5e-4`) averaged the same way and exported,
+then three short stages from that export's int8 weights (`--init .../model.tflite --seed 20|21|22`:
+convert.dequantize), averaged the same way, with --ship.
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
@@ -52,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny data, one epoch: checks the pipeline")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="runs/reader")
-    p.add_argument("--init", help="start from the weights of this model.keras (same --arch)")
+    p.add_argument("--init", help="start from the weights of this model.keras, or of this int8 model.tflite "
+                                  "dequantized (convert.dequantize; same --arch)")
     p.add_argument("--average", default="",
                    help="comma-separated model.keras files (same --arch, same lineage): after training, "
                         "the weights are averaged with theirs, uniformly (a model soup); with --epochs 0 "
@@ -287,7 +290,10 @@ def main(argv=None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
     model = rm.build(args.arch)
-    if args.init:       # continue from an earlier run (a second stage on freshly rendered plates)
+    if args.init and args.init.endswith(".tflite"):   # an export whose Keras weights were not kept
+        from . import dequantize
+        dequantize.load_tflite(model, args.init, train_syn.x[:2000, ..., None].astype(np.float32) / 255.0)
+    elif args.init:     # continue from an earlier run (a second stage on freshly rendered plates)
         model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
     steps = -(-len(train) // args.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(args.lr, max(1, steps * args.epochs), alpha=0.01)

@@ -134,3 +134,23 @@ def test_no_training_without_init_is_refused(capsys):
     with pytest.raises(SystemExit) as e:
         train_reader.parse_args(["--epochs", "0"])
     assert e.value.code == 2 and "--epochs 0" in capsys.readouterr().err
+
+
+def test_weights_back_from_the_int8_export(run):
+    """convert.dequantize: a fresh model given the int8 export's weights computes what the export
+    computes (per-frame probabilities and classes), in inference and, on its calibration plates, in
+    training mode too (batch statistics); a model of another architecture is refused by name."""
+    from convert import dequantize
+    from plate_edge.recognise import softmax
+    x = reader_data.render(40, 321, workers=1, cache=None, progress=False).x
+    xf = x[..., None].astype(np.float32) / 255.0
+    model = reader_model.build("ctc-l")
+    dequantize.load_tflite(model, run / "model.tflite", xf)
+    q = PlateRecogniser.load(run / "model.tflite").frame_probs(list(x))
+    f = softmax(model.predict(xf, verbose=0))
+    assert float(np.abs(f - q).max(axis=-1).mean()) < 0.05
+    assert float((f.argmax(-1) == q.argmax(-1)).mean()) >= 0.95
+    trained = softmax(np.asarray(model(xf, training=True)))
+    assert float(np.abs(trained - f).max(axis=-1).mean()) < 0.05
+    with pytest.raises(ValueError, match="model.tflite"):
+        dequantize.load_tflite(reader_model.build("ctc-s"), run / "model.tflite", xf)

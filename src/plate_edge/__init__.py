@@ -2,10 +2,10 @@
 
     from plate_edge import PlateReader
 
-    reader = PlateReader.from_model("alnum")     # or "digits", or a path to a .tflite
+    reader = PlateReader.from_model("plate")     # or "alnum", "digits", or a path to a .tflite
     for plate in reader.read(image):             # a full BGR frame: every plate, best first
         print(plate.text, plate.confidence, plate.box)
-    plate = reader.read_crop(crop)               # an image that is already a plate: one or None
+    plate = reader.read_crop(crop)               # an image of one plate (cut loose or tight): one or None
 
 The daemon (`plate-edge run`) and its parts live in the submodules: config, camera, reader,
 track, publish, service. Synthetic plates (plate_edge.sim) need the `sim` extra.

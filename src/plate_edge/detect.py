@@ -93,6 +93,12 @@ class Detection:
     score: float                              # heatmap peak, 0..1
 
 
+def spans(plate: Detection, width: int, height: int = 0) -> bool:
+    """Whether a plate found in a crop look spans an image `width` px wide (and `height` px high):
+    ZOOM_OUT_SHARE of each."""
+    return plate.box.w >= ZOOM_OUT_SHARE * width and plate.box.h >= ZOOM_OUT_SHARE * height
+
+
 # ---------------------------------------------------------------------- pure decoding
 
 def letterbox(gray: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -278,14 +284,20 @@ class PlateDetector:
 
     def frame_plate(self, gray: np.ndarray) -> Detection | None:
         """The plate a grayscale frame that may be a plate crop (smaller than the model's input, or
-        wider than CROP_ASPECT) is, if it is one: looked at zoomed out (ZOOM_OUT_WIDTH input pixels
-        wide), the best detection there when it spans ZOOM_OUT_SHARE of the frame's width. detect()
-        zooms such a frame up and sees its characters as plates of their own."""
+        wider than CROP_ASPECT) is, if it is one: the crop look's plate when it spans the frame
+        (spans). detect() zooms such a frame up and sees its characters as plates of their own."""
         (fh, fw), (h, w) = gray.shape[:2], self.input_hw
         if not (fh < h and fw < w or fw > CROP_ASPECT * fh):
             return None
-        plate = self._best_about(gray, Box(0, 0, fw, fh), min(ZOOM_OUT_WIDTH / fw, MAX_ZOOM))
-        return plate if plate is not None and plate.box.w >= ZOOM_OUT_SHARE * fw else None
+        plate = self.crop_look(gray)
+        return plate if plate is not None and spans(plate, fw) else None
+
+    def crop_look(self, gray: np.ndarray) -> Detection | None:
+        """The best detection in a grayscale image looked at zoomed out, ZOOM_OUT_WIDTH input pixels
+        wide (the plate size the detector learned most, if the image is a plate crop): where the
+        plate of a crop is, and whether it spans the crop (spans) or is loose in it."""
+        fh, fw = gray.shape[:2]
+        return self._best_about(gray, Box(0, 0, fw, fh), min(ZOOM_OUT_WIDTH / fw, MAX_ZOOM))
 
     def refine(self, gray: np.ndarray, det: Detection) -> Detection:
         """The detection found again in the frame zoomed about it (refine_width input pixels wide):

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .classify import Classifier, open_model, resolve_model_path
-from .detect import Detection, DetectorConfig, PlateDetector, rectify
+from .detect import Detection, DetectorConfig, PlateDetector, rectify, spans
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer, in_zones
@@ -174,7 +174,7 @@ class Reader:
                          extra_looks: bool = True) -> FrameResult:
         """read_frame, with the time each stage took. The detector's extra looks (`extra_looks`;
         not for a daemon's motion-gated camera, whose regions are zoomed on what moves): a frame
-        outside `zones` that is a plate crop (PlateDetector.frame_plate) is read whole, as
+        outside `zones` that is a plate crop (PlateDetector.frame_plate) is read as
         read_crop reads it; with detector.tiles "unread", a frame where nothing reads is looked
         at again with the detector's tiles (small plates)."""
         first: list[Detection] = []        # the detector's whole-frame look, made once
@@ -201,9 +201,10 @@ class Reader:
 
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
-        if (extra_looks and not zones and gray is not None and self.detector is not None
-                and self.detector.frame_plate(gray) is not None):   # a plate crop: read it whole
-            return self._read_crop(image, (gray, scale, t0))
+        plate = self.detector.frame_plate(gray) if (extra_looks and not zones and gray is not None
+                                                     and self.detector is not None) else None
+        if plate is not None:                                     # a plate crop
+            return self._read_looked(image, (gray, scale, t0), plate)
         result = self._read(image, find, prepared=(gray, scale, t0))
         if result.plates or not extra_looks or self.detector is None or self.cfg.detector.tiles != "unread":
             return result
@@ -216,23 +217,51 @@ class Reader:
         `first` if made, see PlateDetector.detect) that no plate the localizer found overlaps,
         their outlines widened by detector.crop_margin_x."""
         assert self.detector is not None
+        return [self._candidate(gray, d) for d in self.detector.detect(gray, tiles, first)
+                if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found)]
+
+    def _candidate(self, gray: np.ndarray, d: Detection) -> PlateCandidate:
+        """A detected plate as the recogniser takes it: its outline widened by detector.crop_margin_x."""
         mx = self.cfg.detector.crop_margin_x
-        out = []
-        for d in self.detector.detect(gray, tiles, first):
-            if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found):
-                quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
-                out.append(PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
-                                          crop=rectify(gray, d.quad, DETECTED_CROP_H), score=d.score))
-        return out
+        quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
+        return PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
+                              crop=rectify(gray, d.quad, DETECTED_CROP_H), score=d.score)
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
-        """The plate in an image that is already a plate (a little margin is fine)."""
+        """The plate in an image that is already a plate; with the detector, a loose one too (a car's
+        rear, a vehicle detector's box: read_crop_timed)."""
         readings = self.read_crop_timed(image).plates
         return readings[0] if readings else None
 
     def read_crop_timed(self, image: np.ndarray) -> FrameResult:
-        """read_crop, with the time each stage took: at most one plate."""
-        return self._read_crop(image)
+        """read_crop, with the time each stage took: at most one plate. With the detector, the crop
+        is first looked at zoomed out (PlateDetector.crop_look) and read as that look saw it
+        (_read_looked)."""
+        t0 = time.perf_counter()
+        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        plate = None
+        if self.detector is not None and gray is not None:
+            # a plate too small for the zoomed-out look (a crop much looser than the plate) is the
+            # size the detector learned in its frame look
+            plate = self.detector.crop_look(gray) or next(iter(self.detector.look(gray)), None)
+        return self._read_looked(image, (gray, scale, t0), plate)
+
+    def _read_looked(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float],
+                     plate: Detection | None) -> FrameResult:
+        """A plate crop read as its crop look saw it (`plate`: the look's plate, if any): whole,
+        unless the plate does not span the crop (detect.spans: a loose crop, such as a car's rear or
+        a vehicle detector's box); then that plate, refined and cut out as a plate found in a frame
+        is (the crop whole if that reads nothing). `prepared`: as _read takes it."""
+        gray = prepared[0]
+        whole = self._read_crop(image, prepared)
+        if plate is not None and gray is not None and self.detector is not None \
+                and not spans(plate, gray.shape[1], gray.shape[0]):
+            found = [self._candidate(gray, self.detector.refine(gray, plate))]
+            cut = self._read(image, lambda g, s: found, prepared=(gray, prepared[1], time.perf_counter()))
+            if cut.plates and (not whole.plates or cut.plates[0].confidence > whole.plates[0].confidence):
+                del cut.plates[1:]
+                return FrameResult(cut.plates, {k: v + whole.timings_s[k] for k, v in cut.timings_s.items()})
+        return whole
 
     def _read_crop(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float] | None = None
                    ) -> FrameResult:
