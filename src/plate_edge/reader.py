@@ -248,10 +248,10 @@ class Reader:
 
     def _read_looked(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float],
                      plate: Detection | None) -> FrameResult:
-        """A plate crop read as its crop look saw it (`plate`: the look's plate, if any): whole,
-        unless the plate does not span the crop (detect.spans: a loose crop, such as a car's rear or
-        a vehicle detector's box); then that plate, refined and cut out as a plate found in a frame
-        is (the crop whole if that reads nothing). `prepared`: as _read takes it."""
+        """A plate crop read as its crop look saw it (`plate`: the look's plate, if any): whole; and
+        where the plate does not span the crop (detect.spans: a loose crop, such as a car's rear or
+        a vehicle detector's box), that plate too, refined and cut out as a plate found in a frame
+        is, its reading kept if it is the more confident. `prepared`: as _read takes it."""
         gray = prepared[0]
         whole = self._read_crop(image, prepared)
         if plate is not None and gray is not None and self.detector is not None \
