@@ -224,10 +224,11 @@ def _dev(folder: Path, readers: dict, args, score, dev: bool = True, loose: bool
         fixed = errata.get(row["image"], truth)
         label = Box(int(row["x"]), int(row["y"]), int(row["w"]), int(row["h"]))
         crop = _crop(image, label, args.margin)
+        loose_crops = [(wide, _crop(image, label, (wide - 1) / 2)) for wide in (LOOSE_WIDTHS if loose else ())]
         for m, reader in readers.items():
-            for times_wide in LOOSE_WIDTHS if loose else ():
+            for times_wide, loose_crop in loose_crops:
                 t0 = time.perf_counter()
-                r = reader.read_crop(_crop(image, label, (times_wide - 1) / 2))
+                r = reader.read_crop(loose_crop)
                 score(f"dev-loose-{times_wide}x", m, truth, r.text if r else "", time.perf_counter() - t0,
                       row["image"])
             if not dev:

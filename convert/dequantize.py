@@ -13,22 +13,22 @@ so that fine-tuning starts where the export is.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
+
+from plate_edge.classify import load_interpreter_class
 
 
 def int8_convolutions(path: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(kernel (kh, kw, cin, cout), bias (cout,)) in float of every CONV_2D of a TFLite file, in
     execution order."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    except ImportError:   # the training extra always has TensorFlow
-        import tensorflow as tf
-        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-    # no XNNPACK: it packs constant tensors away, and they are what is read here
-    interp = Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = load_interpreter_class()
+    # no XNNPACK: it packs constant tensors away, and they are what is read here (each runtime's
+    # interpreter module defines OpResolverType)
+    resolver = sys.modules[interpreter.__module__].OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
     interp.allocate_tensors()
     tensors = {t["index"]: t for t in interp.get_tensor_details()}
 
