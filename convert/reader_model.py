@@ -87,17 +87,17 @@ def encode_rows(row_texts: list[str], max_len: int = MAX_ROW_CHARS) -> np.ndarra
 
 
 def ctc_rows_loss(y_true, y_pred):
-    """CTC per row. y_true: (B, ROWS, 1 + L) from encode_rows; y_pred: (B, ROWS*T, K) logits."""
-    import tensorflow as tf
-    y_true = tf.cast(y_true, tf.int32)
-    steps = tf.shape(y_pred)[1] // ROWS
-    batch = tf.shape(y_pred)[0]
+    """CTC per row. y_true: (B, ROWS, 1 + L) from encode_rows; y_pred: (B, ROWS*T, K) logits. Keras
+    ops only, so that any Keras backend trains the reader (TensorFlow here, JAX or PyTorch on a GPU
+    machine without TensorFlow)."""
+    from keras import ops
+    y_true = ops.cast(y_true, "int32")
+    steps = int(y_pred.shape[1]) // ROWS
     total = 0.0
     for r in range(ROWS):
-        logits = y_pred[:, r * steps:(r + 1) * steps, :]
-        total = total + tf.nn.ctc_loss(
-            labels=y_true[:, r, 1:], logits=tf.cast(logits, tf.float32), label_length=y_true[:, r, 0],
-            logit_length=tf.fill([batch], steps), logits_time_major=False, blank_index=BLANK)
+        logits = ops.cast(y_pred[:, r * steps:(r + 1) * steps, :], "float32")
+        total = total + ops.ctc_loss(y_true[:, r, 1:], logits, y_true[:, r, 0],
+                                     ops.ones_like(y_true[:, r, 0]) * steps, mask_index=BLANK)
     return total
 
 

@@ -22,6 +22,9 @@ set, aligned by edit distance; `_` = missing/extra), misreads.png (the most conf
 The real crops are measured as the device reads them (greedy, one cut, smoothed by
 reader.learned.input_blur), and once more unsmoothed (`exact_int8_unsmoothed`).
 `--quick` runs the whole pipeline on tiny data in about two minutes (for tests).
+Any Keras backend trains it (KERAS_BACKEND=jax on a GPU machine without TensorFlow:
+scripts/gpu-train.sh); with one other than TensorFlow, model.keras and float figures are written
+and report.json names the command that exports the model where TensorFlow is.
 """
 from __future__ import annotations
 
@@ -139,17 +142,41 @@ def error_kinds(texts, readings) -> dict:
 
 # --------------------------------------------------------------------------- training
 
-def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, augment: bool):
+def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, shuffle: bool):
+    """Batches of (x / 255 with a channel axis, y), reshuffled each epoch when `shuffle`: a Keras
+    PyDataset, so that every Keras backend reads it."""
     import keras
-    import tensorflow as tf
-    pipe = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    pipe = pipe.batch(batch).map(lambda a, b: (tf.cast(a[..., None], tf.float32) / 255.0, b))
-    if augment:   # crop-margin jitter: a few percent shift, small zoom (the renderer varies the rest)
-        aug = keras.Sequential([keras.layers.RandomTranslation(0.05, 0.03, fill_mode="nearest", seed=seed),
-                                keras.layers.RandomZoom((-0.08, 0.08), (-0.06, 0.06), fill_mode="nearest",
-                                                        seed=seed + 1)])
-        pipe = pipe.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=1)
-    return pipe.prefetch(2)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+
+        def __len__(self):
+            return -(-len(x) // batch)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch:(i + 1) * batch])
+            return x[idx][..., None].astype(np.float32) / 255.0, y[idx]
+
+        def on_epoch_end(self):
+            if shuffle:
+                self.order = self.rng.permutation(len(x))
+
+    return Batches()
+
+
+def training_model(model, seed: int, augment: bool):
+    """`model` as it is trained: with `augment`, behind crop-margin jitter (a few percent shift, small
+    zoom; the renderer varies the rest), layers that act in training only and share `model`'s weights."""
+    import keras
+    if not augment:
+        return model
+    inp = keras.Input(model.input_shape[1:])
+    x = keras.layers.RandomTranslation(0.05, 0.03, fill_mode="nearest", seed=seed)(inp)
+    x = keras.layers.RandomZoom((-0.08, 0.08), (-0.06, 0.06), fill_mode="nearest", seed=seed + 1)(x)
+    return keras.Model(inp, model(x), name=model.name + "-augmented")
 
 
 def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size: int, t_start: float):
@@ -285,8 +312,8 @@ def main(argv=None) -> int:
     print(f"training data: {len(train)} plates = {train.description} ({t_render:.0f}s to render/load)", flush=True)
 
     import keras
-    import tensorflow as tf
-    if args.threads:
+    if args.threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
     model = rm.build(args.arch)
@@ -297,7 +324,8 @@ def main(argv=None) -> int:
         model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
     steps = -(-len(train) // args.batch_size)
     sched = keras.optimizers.schedules.CosineDecay(args.lr, max(1, steps * args.epochs), alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=5.0), loss=rm.ctc_rows_loss)
+    trained = training_model(model, args.seed, not args.no_augment)
+    trained.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=5.0), loss=rm.ctc_rows_loss)
     rng = np.random.default_rng(args.seed)
     probe = train_syn.take(rng.permutation(len(train_syn))[:min(1000, len(train_syn))])
     val_probe = val.take(np.arange(min(1000, len(val))))   # per-epoch exact text; the whole set at the end
@@ -307,8 +335,8 @@ def main(argv=None) -> int:
     t_fit = time.time()
     history: dict[str, list[float]] = {}
     if args.epochs > 0:
-        hist = model.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, not args.no_augment),
-                         validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
+        hist = trained.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, True),
+                           validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
                          epochs=args.epochs,
                          callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
                          verbose=1 if sys.stdout.isatty() else 2)
@@ -322,6 +350,8 @@ def main(argv=None) -> int:
             keras.models.load_model(a, compile=False).get_weights() for a in averaged]))
         print(f"weights averaged with {', '.join(averaged)}", flush=True)
     model.save(out / "model.keras")
+    if keras.backend.backend() != "tensorflow":   # e.g. JAX on a GPU machine: no TFLite converter there
+        return float_report(args, model, val, history, out, time.time() - t0)
 
     # ---- float on the synthetic validation set, then the int8 export
     val_f = decode(keras_probs(model, val.x))
@@ -401,6 +431,32 @@ def main(argv=None) -> int:
     print(f"done in {(time.time() - t0) / 60:.1f} min -> {out}")
     if args.ship:
         ship(tfl, out / "report.json")
+    return 0
+
+
+def float_report(args, model, val, history: dict, out: Path, seconds: float) -> int:
+    """The report of a run on a Keras backend other than TensorFlow (nothing exported): exact text in
+    float on the synthetic validation set, per group, curves. Export it where TensorFlow is with
+    `--init <out>/model.keras --epochs 0`."""
+    import keras
+    val_f = decode(keras_probs(model, val.x))
+    groups: dict[str, list[bool]] = {}
+    for r, t, g in zip(val_f, val.texts, val.groups):
+        groups.setdefault(g, []).append(r.text == t)
+    report = {"backend": keras.backend.backend(), "arch": args.arch, "params": model.count_params(),
+              "epochs": args.epochs, "seed": args.seed, "init": args.init, "lr": args.lr,
+              "batch_size": args.batch_size, "train_plates": args.samples, "seconds": round(seconds, 1),
+              "synthetic_val": {"plates": len(val), "exact_float": round(exact(val_f, val.texts), 5),
+                                "per_group_float": {g: round(float(np.mean(v)), 5) for g, v in sorted(groups.items())}},
+              "history": {k: [round(v, 5) for v in vs] for k, vs in history.items()},
+              "export": f"python -m convert.train_reader --arch {args.arch} --init {out / 'model.keras'} "
+                        f"--epochs 0 --samples 2000 --out {out}-int8"}
+    if history:
+        plots.plot_curves(history, out / "curves.png")
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["synthetic_val"], indent=2))
+    print(f"done in {seconds / 60:.1f} min -> {out} (not exported: {keras.backend.backend()} backend; "
+          f"export with: {report['export']})")
     return 0
 
 

@@ -96,6 +96,25 @@ def test_ctc_rows_loss_prefers_the_right_rows():
     assert lg < 1.0 < lb
 
 
+def test_pipeline_gives_every_plate_once_an_epoch_and_augments_only_in_training():
+    x = np.arange(10, dtype=np.uint8)[:, None, None] * np.ones((1, 48, 160), np.uint8)
+    y = np.arange(10)
+    batches = train_reader.make_pipeline(x, y, 4, seed=3, shuffle=True)
+    assert len(batches) == 3
+    for _ in range(2):
+        got = [batches[i] for i in range(len(batches))]
+        assert sorted(np.concatenate([b for _, b in got]).tolist()) == list(range(10))
+        for a, b in got:   # scaled to 0..1 with a channel axis, each image with its own label
+            assert a.shape[1:] == (48, 160, 1) and np.allclose(a[:, 0, 0, 0] * 255, b)
+        batches.on_epoch_end()
+    model = reader_model.build("ctc-s")
+    trained = train_reader.training_model(model, seed=1, augment=True)
+    img = np.random.default_rng(0).random((2, 48, 160, 1)).astype(np.float32)
+    assert np.allclose(trained.predict(img, verbose=0), model.predict(img, verbose=0), atol=1e-5)
+    assert not np.allclose(trained(img, training=True), model(img, training=True), atol=1e-3)
+    assert train_reader.training_model(model, seed=1, augment=False) is model
+
+
 def test_align_and_confusion():
     assert train_reader.align("AB12", "AB12") == [("A", "A"), ("B", "B"), ("1", "1"), ("2", "2")]
     assert train_reader.align("AB12", "A812") == [("A", "A"), ("B", "8"), ("1", "1"), ("2", "2")]
