@@ -74,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="rendering processes")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
     p.add_argument("--no-augment", action="store_true", help="no random shift/zoom jitter")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="stop training after this many minutes (the best epoch so far is kept; 0: never), "
+                        "e.g. within a GPU machine's command limit")
     p.add_argument("--cache", default=str(reader_data.CACHE), help="render cache folder ('' for none)")
     args = p.parse_args(argv)
     if args.epochs < 0 or (args.epochs == 0 and not args.init):
@@ -179,12 +182,14 @@ def training_model(model, seed: int, augment: bool):
     return keras.Model(inp, model(x), name=model.name + "-augmented")
 
 
-def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size: int, t_start: float):
+def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size: int, t_start: float,
+                   save_to: Path | None = None, max_minutes: float = 0):
     import keras
 
     class Progress(keras.callbacks.Callback):
         """Exact-text accuracy on a train probe and on the validation set after each epoch (kept in
-        the history as accuracy / val_accuracy), the best epoch's weights, and an overall ETA."""
+        the history as accuracy / val_accuracy), the best epoch's weights (saved to `save_to` too, so a
+        run cut short keeps them), an overall ETA, and a stop after `max_minutes` of training."""
 
         def __init__(self):
             super().__init__()
@@ -197,6 +202,9 @@ def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size:
 
         def on_train_batch_end(self, batch, logs=None):
             done = self.epochs_done * steps + batch + 1
+            if max_minutes and time.time() - self.t_train0 > 60 * max_minutes and not self.model.stop_training:
+                print(f"\n[train] --max-minutes {max_minutes:g} reached at step {done}: stopping", flush=True)
+                self.model.stop_training = True
             if batch + 1 in (20, 100) or (batch + 1) % max(1, steps // 5) == 0:
                 el = time.time() - self.t_train0
                 rate = el / done
@@ -215,6 +223,8 @@ def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size:
             if logs["val_accuracy"] > self.best:
                 self.best, self.best_epoch = logs["val_accuracy"], epoch
                 self.best_weights = model.get_weights()
+                if save_to is not None:
+                    model.save(save_to)
             print(f"\n[epoch {epoch + 1}/{epochs}] loss {logs.get('loss', float('nan')):.3f} "
                   f"val_loss {logs.get('val_loss', float('nan')):.3f} exact train-probe "
                   f"{logs['accuracy']:.4f} val {logs['val_accuracy']:.4f} "
@@ -329,7 +339,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     probe = train_syn.take(rng.permutation(len(train_syn))[:min(1000, len(train_syn))])
     val_probe = val.take(np.arange(min(1000, len(val))))   # per-epoch exact text; the whole set at the end
-    progress = make_callbacks(model, val_probe, probe, args.epochs, steps, args.batch_size, t0)
+    progress = make_callbacks(model, val_probe, probe, args.epochs, steps, args.batch_size, t0,
+                              out / "model.keras", args.max_minutes)
     print(f"model {model.name}: {model.count_params():,} params, {rm.count_macs(model) / 1e6:.0f} M MAC per plate; "
           f"{args.epochs} epochs x {steps} steps of {args.batch_size}", flush=True)
     t_fit = time.time()

@@ -115,6 +115,19 @@ def test_pipeline_gives_every_plate_once_an_epoch_and_augments_only_in_training(
     assert train_reader.training_model(model, seed=1, augment=False) is model
 
 
+def test_training_stops_after_max_minutes():
+    import keras
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    for limit, stops in ((1e-9, True), (0, False)):
+        progress = train_reader.make_callbacks(model, None, None, epochs=1, steps=10, batch_size=4,
+                                               t_start=0.0, max_minutes=limit)
+        progress.set_model(model)
+        model.stop_training = False
+        progress.on_train_begin()
+        progress.on_train_batch_end(0)
+        assert model.stop_training is stops
+
+
 def test_align_and_confusion():
     assert train_reader.align("AB12", "AB12") == [("A", "A"), ("B", "B"), ("1", "1"), ("2", "2")]
     assert train_reader.align("AB12", "A812") == [("A", "A"), ("B", "8"), ("1", "1"), ("2", "2")]
