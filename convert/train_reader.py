@@ -146,8 +146,8 @@ def error_kinds(texts, readings) -> dict:
 # --------------------------------------------------------------------------- training
 
 def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, shuffle: bool):
-    """Batches of (x / 255 with a channel axis, y), reshuffled each epoch when `shuffle`: a Keras
-    PyDataset, so that every Keras backend reads it."""
+    """Batches of (x with a channel axis, uint8 as rendered, y), reshuffled each epoch when
+    `shuffle`: a Keras PyDataset, so that every Keras backend reads it (training_model scales)."""
     import keras
 
     class Batches(keras.utils.PyDataset):
@@ -161,7 +161,7 @@ def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, shuffle: 
 
         def __getitem__(self, i):
             idx = np.sort(self.order[i * batch:(i + 1) * batch])
-            return x[idx][..., None].astype(np.float32) / 255.0, y[idx]
+            return x[idx][..., None], y[idx]
 
         def on_epoch_end(self):
             if shuffle:
@@ -171,15 +171,16 @@ def make_pipeline(x: np.ndarray, y: np.ndarray, batch: int, seed: int, shuffle: 
 
 
 def training_model(model, seed: int, augment: bool):
-    """`model` as it is trained: with `augment`, behind crop-margin jitter (a few percent shift, small
-    zoom; the renderer varies the rest), layers that act in training only and share `model`'s weights."""
+    """`model` as it is trained: on uint8 batches (make_pipeline) scaled to 0..1 on the backend's
+    device, with `augment` behind crop-margin jitter (a few percent shift, small zoom; the
+    renderer varies the rest) that acts in training only; `model`'s own weights are trained."""
     import keras
-    if not augment:
-        return model
-    inp = keras.Input(model.input_shape[1:])
-    x = keras.layers.RandomTranslation(0.05, 0.03, fill_mode="nearest", seed=seed)(inp)
-    x = keras.layers.RandomZoom((-0.08, 0.08), (-0.06, 0.06), fill_mode="nearest", seed=seed + 1)(x)
-    return keras.Model(inp, model(x), name=model.name + "-augmented")
+    inp = keras.Input(model.input_shape[1:], dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0)(inp)
+    if augment:
+        x = keras.layers.RandomTranslation(0.05, 0.03, fill_mode="nearest", seed=seed)(x)
+        x = keras.layers.RandomZoom((-0.08, 0.08), (-0.06, 0.06), fill_mode="nearest", seed=seed + 1)(x)
+    return keras.Model(inp, model(x), name=model.name + "-training")
 
 
 def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size: int, t_start: float,
