@@ -3,7 +3,7 @@
 # reader with Keras' JAX backend on freshly rendered plates (one rendering process per core; the
 # plates-ar crops stay in ../shared, which does not travel: rendered plates only). Arguments go to
 # `python -m convert.train_reader`. For example, with .gpu carried:
-#     scripts/gpu-train.sh --samples 200000 --epochs 12 --batch-size 256 --lr 3e-3 --max-minutes 6
+#     scripts/gpu-train.sh --samples 200000 --epochs 12 --batch-size 256 --lr 3e-3 --max-minutes 5
 # (--max-minutes stops training within the machine's 10-minute command limit, best epoch kept).
 # Writes $OUT/reader/: model.keras (the best epoch's, saved as each one ends), report.json (float
 # figures and the command that exports it here, where TensorFlow is), history.csv, curves.png.
