@@ -349,9 +349,9 @@ def main(argv=None) -> int:
     if args.epochs > 0:
         hist = trained.fit(make_pipeline(train.x, train.labels(), args.batch_size, args.seed, True),
                            validation_data=make_pipeline(val.x, val.labels(), 256, args.seed, False),
-                         epochs=args.epochs,
-                         callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
-                         verbose=1 if sys.stdout.isatty() else 2)
+                           epochs=args.epochs,
+                           callbacks=[progress, keras.callbacks.CSVLogger(str(out / "history.csv"))],
+                           verbose=1 if sys.stdout.isatty() else 2)
         history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     t_fit = time.time() - t_fit
     if progress.best_weights is not None:
