@@ -362,11 +362,11 @@ def main(argv=None) -> int:
             keras.models.load_model(a, compile=False).get_weights() for a in averaged]))
         print(f"weights averaged with {', '.join(averaged)}", flush=True)
     model.save(out / "model.keras")
+    val_f = decode(keras_probs(model, val.x))   # float on the synthetic validation set
     if keras.backend.backend() != "tensorflow":   # e.g. JAX on a GPU machine: no TFLite converter there
-        return float_report(args, model, val, history, out, time.time() - t0)
+        return float_report(args, model, val, val_f, history, out, time.time() - t0)
 
-    # ---- float on the synthetic validation set, then the int8 export
-    val_f = decode(keras_probs(model, val.x))
+    # ---- the int8 export
     calib = train_syn.x[rng.permutation(len(train_syn))[:min(500, len(train_syn))]]
     model_id = f"reader-{args.arch}-int8-{datetime.date.today():%Y%m%d}"
     tfl = out / "model.tflite"
@@ -395,11 +395,7 @@ def main(argv=None) -> int:
     syn = {"plates": len(val), "exact_float": round(exact(val_f, val.texts), 5),
            "exact_int8": round(exact(val_q, val.texts), 5),
            "int8_float_agreement": round(float(np.mean([a.text == b.text for a, b in zip(val_f, val_q)])), 5),
-           "per_group_int8": {}, "errors_int8": error_kinds(val.texts, val_q)}
-    for g in sorted(set(val.groups)):
-        idx = [i for i, gg in enumerate(val.groups) if gg == g]
-        syn["per_group_int8"][g] = {"plates": len(idx),
-                                    "exact": round(exact([val_q[i] for i in idx], [val.texts[i] for i in idx]), 5)}
+           "per_group_int8": per_group(val_q, val), "errors_int8": error_kinds(val.texts, val_q)}
     two = [i for i, r in enumerate(val.row_texts) if len(r) > 1]
     if two:
         syn["two_row_exact_int8"] = round(exact([val_q[i] for i in two], [val.texts[i] for i in two]), 5)
@@ -446,20 +442,25 @@ def main(argv=None) -> int:
     return 0
 
 
-def float_report(args, model, val, history: dict, out: Path, seconds: float) -> int:
+def per_group(readings, val) -> dict:
+    """Exact text per region group of the synthetic validation set: {group: {plates, exact}}."""
+    out = {}
+    for g in sorted(set(val.groups)):
+        idx = [i for i, gg in enumerate(val.groups) if gg == g]
+        out[g] = {"plates": len(idx), "exact": round(exact([readings[i] for i in idx], [val.texts[i] for i in idx]), 5)}
+    return out
+
+
+def float_report(args, model, val, val_f, history: dict, out: Path, seconds: float) -> int:
     """The report of a run on a Keras backend other than TensorFlow (nothing exported): exact text in
     float on the synthetic validation set, per group, curves. Export it where TensorFlow is with
     `--init <out>/model.keras --epochs 0`."""
     import keras
-    val_f = decode(keras_probs(model, val.x))
-    groups: dict[str, list[bool]] = {}
-    for r, t, g in zip(val_f, val.texts, val.groups):
-        groups.setdefault(g, []).append(r.text == t)
     report = {"backend": keras.backend.backend(), "arch": args.arch, "params": model.count_params(),
               "epochs": args.epochs, "seed": args.seed, "init": args.init, "lr": args.lr,
               "batch_size": args.batch_size, "train_plates": args.samples, "seconds": round(seconds, 1),
               "synthetic_val": {"plates": len(val), "exact_float": round(exact(val_f, val.texts), 5),
-                                "per_group_float": {g: round(float(np.mean(v)), 5) for g, v in sorted(groups.items())}},
+                                "per_group_float": per_group(val_f, val)},
               "history": {k: [round(v, 5) for v in vs] for k, vs in history.items()},
               "export": f"python -m convert.train_reader --arch {args.arch} --init {out / 'model.keras'} "
                         f"--epochs 0 --samples 2000 --out {out}-int8"}
