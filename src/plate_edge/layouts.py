@@ -8,7 +8,11 @@ prior times likelihood wins. The prior of a layout is the number of vehicles reg
 (millions, rounded public figures) spread over the strings it can spell: a layout used by many
 vehicles over few strings (ABC1234) beats a rare, permissive one (Polish ABC12D4). Plates outside
 the table (foreign, vanity, special) get a share of the prior too, spread over every string, so
-a reading that needs several doubtful changes to become a layout is kept as it was read.
+a reading that needs several doubtful changes to become a layout is kept as it was read. O and 0
+are twins (TWINS): many plate faces draw them alike, so where a layout rules one out it takes half
+of that one's probability (Brazil's OZG3580 read 0ZG3580 is no longer decided between D and O by
+the model's scraps of doubt), and letter classes keep out the letters a country never issues (Spain
+no vowels, France and Italy no O), so that a twin does not make a plate some other country's.
 
 The table holds current and recent layouts of most countries of Europe, South America and North
 America (the standard serials of the largest US states and Canadian provinces), written with
@@ -33,12 +37,19 @@ from .formats import Decoded, expansions, parse_pattern
 MAX_LENGTH = 12
 LOOK_ALIKE_RATIO = 0.1  # a label within this share of the best is a look-alike the prior may pick
 UNLISTED_SHARE = 0.1   # foreign, vanity, old, trade and special plates: outside every layout here
+TWINS = ("0O",)   # drawn alike on many plates (US states, Brazil's grey plates), apart on others (the
+TWIN_SHARE = 0.5  # EU's FE-Schrift): a twin the layout rules out lends this share of its probability
+# to the one it allows, so the model's certainty which of the two it saw counts for half
+# letters some countries issue (the others are never on their plates): Spain no vowels, Q or Ñ;
+# France no I, O, U; Italy no I, O, Q, U; Bulgaria and Ukraine only those Latin and Cyrillic share
+ES, FR, IT = "[B-DF-HJ-NPR-TV-Z]", "[A-HJ-NP-TV-Z]", "[A-HJ-NPR-TV-Z]"
+BG, UA = "[ABCEHKMOPTXY]", "[ABCEHIKMOPTX]"
 # region -> [(layout, millions of vehicles using it)]
 LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "al": [("LLNNNLL", 0.6)],
     "ar": [("LLLNNN", 9), ("LLNNNLL", 5)],
     "be": [("NLLLNNN", 4), ("LLLNNN", 2)],
-    "bg": [("LLNNNNLL", 2), ("LNNNNLL", 1)],
+    "bg": [(f"{BG}{BG}NNNN{BG}{BG}", 2), (f"{BG}NNNN{BG}{BG}", 1)],
     "br": [("LLLNNNN", 70), ("LLLNLNN", 45)],
     "by": [("NNNNLLN", 3)],
     "ch": [("LLN{1,6}", 5)],
@@ -49,15 +60,15 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "digits": [("N{4,8}", 50)],   # digits only: older plates of many countries, trade, motorcycle
     "dk": [("LLNNNNN", 3)],
     "ee": [("NNNLLL", 0.9)],
-    "es": [("NNNNLLL", 22), ("L{1,2}NNNNL{1,2}", 3)],
+    "es": [(f"NNNN{ES}{ES}{ES}", 22), ("L{1,2}NNNNL{1,2}", 3)],
     "fi": [("LLLNNN", 2.5), ("LLNNN", 0.5)],
-    "fr": [("LLNNNLL", 39)],
+    "fr": [(f"{FR}{FR}NNN{FR}{FR}", 39)],
     "gb": [("LLNNLLL", 35)],
     "gr": [("LLLNNNN", 5)],
     "hr": [("LLNNNL", 0.5), ("LLNNNLL", 0.5), ("LLNNNNL", 0.5), ("LLNNNNLL", 0.5)],
     "hu": [("LLLNNN", 3), ("LLLLNNN", 1)],
     "ie": [("N{2,3}L{1,2}N{1,6}", 2.5)],
-    "it": [("LLNNNLL", 40)],
+    "it": [(f"{IT}{IT}NNN{IT}{IT}", 40)],
     "lt": [("LLLNNN", 1.5)],
     "lu": [("LLNNNN", 0.5)],
     "lv": [("LLNNNN", 0.9)],
@@ -75,7 +86,7 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "se": [("LLLNNN", 4), ("LLLNNL", 1)],
     "sk": [("LLNNNLL", 2.5)],
     "tr": [("NNL{1,3}N{2,4}", 14)],
-    "ua": [("LLNNNNLL", 10)],
+    "ua": [(f"{UA}{UA}NNNN{UA}{UA}", 10)],
     "uy": [("LLLNNNN", 2)],
     # North America: the standard serials of the largest states and provinces (vanity and
     # specialty plates fall to the unlisted share). 3 letters + 4 digits: NY, PA, TX, OH, GA, NC,
@@ -119,6 +130,12 @@ class LayoutPrior:
         self._log_unlisted_vehicles = math.log(UNLISTED_SHARE * vehicles) if vehicles else 0.0
         self._by_length, allowed = _spellings(layouts, labels)
         self._allowed = np.array([[lab in s for lab in self.labels] for s in allowed], bool).reshape(-1, len(labels))
+        self._twin = np.arange(len(labels))   # each label's twin (TWINS), itself where it has none
+        for pair in (p for p in TWINS if set(p) <= set(self._index)):
+            a, b = self._index[pair[0]], self._index[pair[1]]
+            self._twin[a], self._twin[b] = b, a
+        # per allowed-label set: the labels that take their twin's probability (the set rules the twin out)
+        self._lends = self._allowed & ~self._allowed[:, self._twin]
 
     def __bool__(self) -> bool:
         return self._enabled
@@ -131,23 +148,27 @@ class LayoutPrior:
         if sp is None:
             return unlisted
         plausible = probs >= self.min_ratio * probs.max(axis=1, keepdims=True)
-        logp = np.log(np.maximum(probs, 1e-12))
+        # per allowed-label set: each label's probability, with its twin's where the set rules the twin out
+        lent = np.where(self._lends[:, None, :], TWIN_SHARE * probs[:, self._twin][None], 0.0)
+        own = np.where(self._allowed[:, None, :], probs[None] + lent, 0.0)                   # (S, n, C)
         # per allowed-label set and position: the best plausible label's log probability
-        scores = np.where(self._allowed[:, None, :] & plausible[None], logp[None], -np.inf)   # (S, n, C)
+        scores = np.where(own > 0, np.log(np.maximum(own, 1e-12)), -np.inf)
+        scores = np.where(plausible[None] | (lent > 0) & plausible[:, self._twin][None], scores, -np.inf)
         best_in_set, choice = scores.max(axis=2), scores.argmax(axis=2)
         rows = np.arange(n)
         total = best_in_set[sp.sets, rows].sum(axis=1) + sp.log_prior
         best = int(np.argmax(total))
         # a plate outside the layouts: UNLISTED_SHARE of the vehicles over every string of n labels
+        logp = np.log(np.maximum(probs, 1e-12))
         unlisted_score = logp[rows, [self._index[ch] for ch in unlisted.text]].sum() + \
             self._log_unlisted_vehicles - n * math.log(len(self.labels))
         if not total[best] > unlisted_score:
             return unlisted
         sets = sp.sets[best]
         picked = choice[sets, rows]
-        mass = (probs * self._allowed[sets]).sum(axis=1)    # the reading's probability given the layout
+        mass = own[sets, rows].sum(axis=1)    # the reading's probability given the layout
         return Decoded("".join(self.labels[i] for i in picked),
-                       (probs[rows, picked] / mass).tolist(), None, sp.regions[best])
+                       (own[sets, rows, picked] / mass).tolist(), None, sp.regions[best])
 
     def log_prior(self, text: str) -> float:
         """log P(text) up to a constant shared by every text: the unlisted share over every string
