@@ -55,6 +55,8 @@ class Style:
     zero_slash: bool    # 0 crossed by a slash (Iowa and other states' faces): not an 8, not an O
     o_round: float      # O's least corner radius (share of the width; D's is 0.22): Brazil's
     # grey-plate O is squarish, yet its left corners stay round where D's are square
+    zero_width: float   # 0's width as a share of the style's: Brazil's Mandatory and the FE-Schrift
+    # draw 0 narrower than O (1: as wide, as most US faces, where only the layout tells them apart)
 
 
 @functools.cache
@@ -76,7 +78,8 @@ def style(style_id: int) -> Style:
                  flag_drop=float(rng.uniform(0.15, 0.4)),
                  w_lean=float(rng.choice([0.22, rng.uniform(0.0, 0.22)])),
                  zero_slash=bool(rng.random() < 0.12),
-                 o_round=float(rng.choice([0.35, rng.uniform(O_ROUND_MIN, 0.35)])))
+                 o_round=float(rng.choice([0.35, rng.uniform(O_ROUND_MIN, 0.35)])),
+                 zero_width=float(rng.choice([1.0, rng.uniform(0.75, 0.9)])))
 
 
 def _rounded(points: list[tuple[float, float]], radius: float | list[float], closed: bool) -> np.ndarray:
@@ -260,6 +263,8 @@ def _box_width(st: Style, ch: str) -> float:
         return 0.55 * st.width if st.i_serif else st.weight * 1.05
     if ch in "MW":
         return st.width * 1.15
+    if ch == "0" and not st.zero_slash:   # a slashed 0 keeps the counter its slash crosses
+        return st.width * st.zero_width
     return st.width
 
 

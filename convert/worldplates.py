@@ -103,9 +103,15 @@ EU_LAYOUTS = {
     "pl": ["LL NNNNN", "LLL NNNN", "LL NNNLL", "LLL NNLL"], "nl": ["LL NNN L", "N LLL NN", "NN LLL N", "LL NN LL", "NN LL NN"],
     "ro": ["LL NN LLL", "L NN LLL", "L NNN LLL"], "be": ["N LLL NNN"], "cz": ["NLN NNNN", "NLL NNNN"],
     "pt": ["NN LL NN", "LL NN LL", "NN NN LL"], "se": ["LLL NNN", "LLL NNL"], "at": ["L NNNN L", "LL NNN LL", "L NNN LL"],
-    "sk": ["LL NNN LL"], "hu": ["LLL NNN", "LL LL NNN"], "fi": ["LLL NNN", "LL NNN"], "dk": ["LL NN NNN"],
+    "sk": ["LL NNN LL"], "hu": ["LLL NNN", "LL LL NNN"], "fi": ["LLL NNN", "LL NNN"], "dk": ["LL MN NNN"],
     "bg": ["LL NNNN LL", "L NNNN LL"], "hr": ["LL NNN L", "LL NNNN LL"],
 }
+# the letters a country issues, where it leaves some out (plate_edge.layouts keeps the same rules):
+# Spain no vowels or Q, France no I O U, Italy no I O Q U, the Netherlands' sidecodes only these
+# consonants, Britain no I or Q, Bulgaria, Ukraine and Russia only the letters Latin and Cyrillic share
+ISSUED_LETTERS = {"es": "BCDFGHJKLMNPRSTVWXYZ", "fr": "ABCDEFGHJKLMNPQRSTVWXYZ", "it": "ABCDEFGHJKLMNPRSTVWXYZ",
+                  "nl": "BDFGHJKLNPRSTVXZ", "gb": "ABCDEFGHJKLMNOPRSTUVWXYZ", "bg": "ABCEHKMOPTXY",
+                  "ua": "ABCEHIKMOPTX", "ru": "ABCEHKMOPTXY"}
 EU_CODE = {"de": "D", "fr": "F", "it": "I", "es": "E", "pl": "PL", "nl": "NL", "ro": "RO", "be": "B",
            "cz": "CZ", "pt": "P", "se": "S", "at": "A", "sk": "SK", "hu": "H", "fi": "FIN", "dk": "DK",
            "bg": "BG", "hr": "HR"}
@@ -375,16 +381,19 @@ def _shape_mask(rng, kind, h):
 # ---------------------------------------------------------------------------------------------
 # Registration texts
 # ---------------------------------------------------------------------------------------------
-def _from_layout(rng, layout: str) -> tuple[str, list[int]]:
-    """Text of a layout like 'LLL NNNN'; returns (text, group break positions)."""
+def _from_layout(rng, layout: str, letters: str = LETTERS) -> tuple[str, list[int]]:
+    """Text of a layout like 'LLL NNNN' (L a letter of `letters`, N a digit, M a digit but 0, X
+    either); returns (text, group break positions)."""
     text, breaks = [], []
     for c in layout:
         if c == " ":
             breaks.append(len(text))
         elif c == "L":
-            text.append(LETTERS[rng.integers(26)])
+            text.append(letters[rng.integers(len(letters))])
         elif c == "N":
             text.append(DIGITS[rng.integers(10)])
+        elif c == "M":
+            text.append(DIGITS[1 + rng.integers(9)])
         elif c == "X":
             text.append(ALPHABET[rng.integers(36)])
         else:
@@ -833,7 +842,8 @@ def _plate(rng, region: str) -> _Plate:
                         bg_kind="scenic", sep=None, two_row=two)
     if g == "eu":
         c = region.split("-", 1)[1]
-        text, breaks = _de_text(rng) if c == "de" else _from_layout(rng, _pick(rng, EU_LAYOUTS[c]))
+        text, breaks = _de_text(rng) if c == "de" else \
+            _from_layout(rng, _pick(rng, EU_LAYOUTS[c]), ISSUED_LETTERS.get(c, LETTERS))
         if rng.random() < 0.07:
             text, breaks = _random_text(rng, 4, 8), []
         bg = _jit(rng, _rgb("f8d020"), 0.04) if c == "nl" or (c == "dk" and rng.random() < 0.2) else None
@@ -842,7 +852,7 @@ def _plate(rng, region: str) -> _Plate:
                                     str(int(rng.integers(1995, 2025))) if c == "it" and rng.random() < 0.5 else None),
                         font=_fonts("din")[0] if c == "de" and rng.random() < 0.8 else None, two_row=two)
     if region == "gb":
-        text, breaks = _from_layout(rng, "LLNN LLL")
+        text, breaks = _from_layout(rng, "LLNN LLL", ISSUED_LETTERS["gb"])
         rear = rng.random() < 0.55
         bg = _jit(rng, _rgb("f8d020") if rear else (0.96, 0.96, 0.96), 0.03)
         return _eu_like(rng, region, "UK" if rng.random() < 0.6 else "GB", text, breaks, bg=bg,
@@ -891,8 +901,7 @@ def _plate(rng, region: str) -> _Plate:
         return _Plate(img, boxes, [0] * 6, text, region, radius=H * 0.05)
     # other countries
     if region == "ru":
-        text = LETTERS[rng.integers(26)] + "".join(DIGITS[rng.integers(10)] for _ in range(3)) + \
-            "".join(LETTERS[rng.integers(26)] for _ in range(2))
+        text = _from_layout(rng, "LNNNLL", ISSUED_LETTERS["ru"])[0]
         reg = "".join(DIGITS[rng.integers(10)] for _ in range(int(rng.integers(2, 4))))
         p = _eu_like(rng, region, "", text + reg, [1, 4, 6], band=False, font=_pick(rng, _fonts("din")))
         return p
@@ -900,10 +909,10 @@ def _plate(rng, region: str) -> _Plate:
         text, breaks = _from_layout(rng, _pick(rng, ["NN L NNNN", "NN LL NNN", "NN LLL NN"]))
         return _eu_like(rng, region, "TR", text, breaks, two_row=two)
     if region == "ua":
-        text, breaks = _from_layout(rng, "LL NNNN LL")
+        text, breaks = _from_layout(rng, "LL NNNN LL", ISSUED_LETTERS["ua"])
         return _eu_like(rng, region, "UA", text, breaks, two_row=two)
     if region == "no":
-        text, breaks = _from_layout(rng, "LL NNNNN")
+        text, breaks = _from_layout(rng, "LL MNNNN")   # serials run 10000-99999
         return _eu_like(rng, region, "N", text, breaks, two_row=two)
     if region == "ch":
         text, breaks = _from_layout(rng, "LL " + "N" * int(rng.integers(1, 7)))

@@ -95,3 +95,10 @@ def test_slashed_zero_is_neither_o_nor_eight():
     assert len(drawn) > STYLES // 25
     for sid in drawn:
         assert _diff(glyph(sid, "0", 48)[0], glyph(sid, "8", 48)[0]) > 0.1, sid
+
+
+def test_some_styles_draw_zero_narrower_than_o():
+    """Brazil's Mandatory and the FE-Schrift draw 0 narrower than O; most US faces alike."""
+    narrow = [sid for sid in range(STYLES) if glyph(sid, "0", 48)[0].shape[1] < 0.92 * glyph(sid, "O", 48)[0].shape[1]]
+    assert STYLES // 5 < len(narrow) < STYLES * 4 // 5
+    assert all(not style(sid).zero_slash for sid in narrow)   # a slashed 0 keeps its counter

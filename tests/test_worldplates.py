@@ -198,3 +198,20 @@ def test_some_crops_bite_into_the_characters_feet_or_tops(monkeypatch):
     assert cut["bottom"] + cut["top"] >= 38 and cut["bottom"] > cut["top"] > 3
     plain = _edges_touched(monkeypatch, "ROW_CUT_SHARE", 0.0, 31)
     assert plain["bottom"] + plain["top"] < 8
+
+
+def test_countries_plates_hold_only_the_letters_and_serials_they_issue():
+    """Rendered plates follow the rules plate_edge.layouts decodes with: no vowels in Spain, no O
+    in France or Italy, only the Latin-Cyrillic letters in Ukraine and Bulgaria, Norwegian serials
+    from 10000; each region's rendered standard plates are a layout of its own in the prior."""
+    from plate_edge.layouts import LAYOUTS, layout_regex
+    rng = np.random.default_rng(3)
+    for region, banned in (("eu-es", "AEIOUQ"), ("eu-fr", "IOU"), ("eu-it", "IOQU"), ("ua", "DFGJLNQRSUVWYZ"),
+                           ("eu-bg", "DFGIJLNQRSUVWZ"), ("eu-nl", "AEIOUCMQWY")):
+        texts = [render_plate(rng, region).text for _ in range(60)]
+        # (a few plates of each region are random text, as real ones of other series are)
+        listed = [t for t in texts if any(re.fullmatch(layout_regex(lay), t) for lay, _ in LAYOUTS[region[-2:]])]
+        assert len(listed) >= 45, region
+        assert not any(set(t) & set(banned) for t in listed), region
+    serials = [render_plate(rng, "no").text[2:] for _ in range(60)]
+    assert all(s[0] != "0" for s in serials if len(s) == 5)

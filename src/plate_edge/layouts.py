@@ -40,9 +40,10 @@ UNLISTED_SHARE = 0.1   # foreign, vanity, old, trade and special plates: outside
 TWINS = ("0O",)   # drawn alike on many plates (US states, Brazil's grey plates), apart on others (the
 TWIN_SHARE = 0.5  # EU's FE-Schrift): a twin the layout rules out lends this share of its probability
 # to the one it allows, so the model's certainty which of the two it saw counts for half
-# letters some countries issue (the others are never on their plates): Spain no vowels, Q or Ñ;
-# France no I, O, U; Italy no I, O, Q, U; Bulgaria and Ukraine only those Latin and Cyrillic share
-ES, FR, IT = "[B-DF-HJ-NPR-TV-Z]", "[A-HJ-NP-TV-Z]", "[A-HJ-NPR-TV-Z]"
+# letters some countries issue (the others are never on their plates; convert/worldplates.py draws
+# the same): Spain no vowels, Q or Ñ; France no I, O, U; Italy no I, O, Q, U; the Netherlands these
+# consonants; Bulgaria and Ukraine only the letters Latin and Cyrillic share
+ES, FR, IT, NL = "[B-DF-HJ-NPR-TV-Z]", "[A-HJ-NP-TV-Z]", "[A-HJ-NPR-TV-Z]", "[BDFGHJKLNPRSTVXZ]"
 BG, UA = "[ABCEHKMOPTXY]", "[ABCEHIKMOPTX]"
 # region -> [(layout, millions of vehicles using it)]
 LAYOUTS: dict[str, list[tuple[str, float]]] = {
@@ -58,7 +59,7 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "cz": [("NLNNNNN", 4), ("NLLNNNN", 2)],
     "de": [("L{2,5}N{1,4}", 49)],
     "digits": [("N{4,8}", 50)],   # digits only: older plates of many countries, trade, motorcycle
-    "dk": [("LLNNNNN", 3)],
+    "dk": [("LL[1-9]NNNN", 3)],   # serials 10000-99999, as Norway's
     "ee": [("NNNLLL", 0.9)],
     "es": [(f"NNNN{ES}{ES}{ES}", 22), ("L{1,2}NNNNL{1,2}", 3)],
     "fi": [("LLLNNN", 2.5), ("LLNNN", 0.5)],
@@ -72,10 +73,10 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "lt": [("LLLNNN", 1.5)],
     "lu": [("LLNNNN", 0.5)],
     "lv": [("LLNNNN", 0.9)],
-    "nl": [(s, 9 / 14) for s in ("LLNNNN", "NNNNLL", "NNLLNN", "LLNNLL", "LLLLNN", "NNLLLL",
-                                 "NNLLLN", "NLLLNN", "LLNNNL", "LNNNLL", "LLLNNL", "LNNLLL",
-                                 "NLLNNN", "NNNLLN")],
-    "no": [("LLNNNNN", 3)],
+    "nl": [(s.replace("L", NL), 9 / 14) for s in ("LLNNNN", "NNNNLL", "NNLLNN", "LLNNLL", "LLLLNN", "NNLLLL",
+                                                  "NNLLLN", "NLLLNN", "LLNNNL", "LNNNLL", "LLLNNL", "LNNLLL",
+                                                  "NLLNNN", "NNNLLN")],
+    "no": [("LL[1-9]NNNN", 3)],
     "pl": [(s, 26 / 11) for s in ("LLNNNNN", "LLNNNNL", "LLNNNLL", "LLNLNNN", "LLNLLNN",
                                   "LLLLNNN", "LLLNNLL", "LLLNLNN", "LLLNNLN", "LLLNLLN", "LLLLLNN")],
     "pt": [(s, 1.5) for s in ("LLNNLL", "NNLLNN", "NNNNLL", "LLNNNN")],
