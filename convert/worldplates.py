@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from plate_edge import layouts
+
 from . import strokefont
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -106,12 +108,9 @@ EU_LAYOUTS = {
     "sk": ["LL NNN LL"], "hu": ["LLL NNN", "LL LL NNN"], "fi": ["LLL NNN", "LL NNN"], "dk": ["LL MN NNN"],
     "bg": ["LL NNNN LL", "L NNNN LL"], "hr": ["LL NNN L", "LL NNNN LL"],
 }
-# the letters a country issues, where it leaves some out (plate_edge.layouts keeps the same rules):
-# Spain no vowels or Q, France no I O U, Italy no I O Q U, the Netherlands' sidecodes only these
-# consonants, Britain no I or Q, Bulgaria, Ukraine and Russia only the letters Latin and Cyrillic share
-ISSUED_LETTERS = {"es": "BCDFGHJKLMNPRSTVWXYZ", "fr": "ABCDEFGHJKLMNPQRSTVWXYZ", "it": "ABCDEFGHJKLMNPRSTVWXYZ",
-                  "nl": "BDFGHJKLNPRSTVXZ", "gb": "ABCDEFGHJKLMNOPRSTUVWXYZ", "bg": "ABCEHKMOPTXY",
-                  "ua": "ABCEHIKMOPTX", "ru": "ABCEHKMOPTXY"}
+# the letters a country issues, where it leaves some out: the reader's layouts' (plate_edge.layouts),
+# and Britain no I or Q (which the layouts leave out: their prior made Slovak AB123CD plates British)
+ISSUED_LETTERS = {**layouts.ISSUED_LETTERS, "gb": "ABCDEFGHJKLMNOPRSTUVWXYZ"}
 EU_CODE = {"de": "D", "fr": "F", "it": "I", "es": "E", "pl": "PL", "nl": "NL", "ro": "RO", "be": "B",
            "cz": "CZ", "pt": "P", "se": "S", "at": "A", "sk": "SK", "hu": "H", "fi": "FIN", "dk": "DK",
            "bg": "BG", "hr": "HR"}

@@ -40,11 +40,12 @@ UNLISTED_SHARE = 0.1   # foreign, vanity, old, trade and special plates: outside
 TWINS = ("0O",)   # drawn alike on many plates (US states, Brazil's grey plates), apart on others (the
 TWIN_SHARE = 0.5  # EU's FE-Schrift): a twin the layout rules out lends this share of its probability
 # to the one it allows, so the model's certainty which of the two it saw counts for half
-# letters some countries issue (the others are never on their plates; convert/worldplates.py draws
-# the same): Spain no vowels, Q or Ñ; France no I, O, U; Italy no I, O, Q, U; the Netherlands these
-# consonants; Bulgaria and Ukraine only the letters Latin and Cyrillic share
-ES, FR, IT, NL = "[B-DF-HJ-NPR-TV-Z]", "[A-HJ-NP-TV-Z]", "[A-HJ-NPR-TV-Z]", "[BDFGHJKLNPRSTVXZ]"
-BG, UA = "[ABCEHKMOPTXY]", "[ABCEHIKMOPTX]"
+# the letters some countries issue (the others are never on their plates; convert/worldplates.py
+# draws its plates with these): Spain no vowels, Q or Ñ; France no I, O, U; Italy no I, O, Q, U; the
+# Netherlands these consonants; Bulgaria, Ukraine and Russia only the letters Latin and Cyrillic share
+ISSUED_LETTERS = {"es": "BCDFGHJKLMNPRSTVWXYZ", "fr": "ABCDEFGHJKLMNPQRSTVWXYZ", "it": "ABCDEFGHJKLMNPRSTVWXYZ",
+                  "nl": "BDFGHJKLNPRSTVXZ", "bg": "ABCEHKMOPTXY", "ua": "ABCEHIKMOPTX", "ru": "ABCEHKMOPTXY"}
+ES, FR, IT, NL, BG, UA, RU = (f"[{ISSUED_LETTERS[c]}]" for c in ("es", "fr", "it", "nl", "bg", "ua", "ru"))
 # region -> [(layout, millions of vehicles using it)]
 LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "al": [("LLNNNLL", 0.6)],
@@ -83,7 +84,7 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     "py": [("LLLLNNN", 1), ("LLLNNN", 1)],
     "ro": [("LLNNLLL", 6), ("LNNLLL", 1), ("LNNNLLL", 1)],
     "rs": [("LLNNNLL", 2)],
-    "ru": [("[ABEKMHOPCTYX]NNN[ABEKMHOPCTYX]{2}N{2,3}", 50)],
+    "ru": [(f"{RU}NNN{RU}{{2}}N{{2,3}}", 50)],
     "se": [("LLLNNN", 4), ("LLLNNL", 1)],
     "sk": [("LLNNNLL", 2.5)],
     "tr": [("NNL{1,3}N{2,4}", 14)],
@@ -153,8 +154,8 @@ class LayoutPrior:
         lent = np.where(self._lends[:, None, :], TWIN_SHARE * probs[:, self._twin][None], 0.0)
         own = np.where(self._allowed[:, None, :], probs[None] + lent, 0.0)                   # (S, n, C)
         # per allowed-label set and position: the best plausible label's log probability
-        scores = np.where(own > 0, np.log(np.maximum(own, 1e-12)), -np.inf)
-        scores = np.where(plausible[None] | (lent > 0) & plausible[:, self._twin][None], scores, -np.inf)
+        usable = self._allowed[:, None, :] & (plausible[None] | (lent > 0) & plausible[:, self._twin][None])
+        scores = np.where(usable, np.log(np.maximum(own, 1e-12)), -np.inf)
         best_in_set, choice = scores.max(axis=2), scores.argmax(axis=2)
         rows = np.arange(n)
         total = best_in_set[sp.sets, rows].sum(axis=1) + sp.log_prior
