@@ -8,7 +8,10 @@ gray, resized to 48 x 160 without keeping the aspect ratio) and cached as uint8 
 runs/reader_cache/<source>-<seed>-<n>.npz.
 
 Real data: plates-ar (MIT) is split by index in labels.csv order: index % 5 == 0 is held out for
-measuring, the rest may be trained on. plates-us-dev and plates-dev are for measuring only.
+measuring, the rest may be trained on. The plates of plates-boxes (romania, MIT; openimages, CC BY)
+have no text there; BOXES_TEXTS gives the texts of some of them (convert/README: how they were
+labelled), cut from their scenes with a margin; the detector's test parts (openimages test/, the
+romania test video) are never among them. plates-us-dev and plates-dev are for measuring only.
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "runs" / "reader_cache"
 CHUNK = 500
 AR_HOLDOUT_EVERY = 5
+BOXES_TEXTS = ROOT / "convert" / "plates-boxes-texts.csv"   # file (in plates-boxes), box, plate text
+BOX_MARGIN = 0.06   # plates-boxes crops: this share of the box width left and right, twice that of its height
 
 
 @dataclass
@@ -225,6 +230,32 @@ def plates_ar(part: str, root: Path = SHARED / "plates-ar") -> PlateSet | None:
     rows = read_labels(root)
     keep = [r for i, r in enumerate(rows) if (i % AR_HOLDOUT_EVERY == 0) == (part == "heldout")]
     return load_real(root, keep, "ar", f"plates-ar {part} ({len(keep)} crops, MIT)")
+
+
+def plates_boxes(root: Path = SHARED / "plates-boxes", texts: Path = BOXES_TEXTS) -> PlateSet | None:
+    """The plates-boxes plates whose text `texts` gives, cut from their scenes; None when absent."""
+    if not root.is_dir() or not texts.is_file():
+        return None
+    with open(texts, newline="") as f:
+        rows = list(csv.DictReader(f))
+    xs, labels, files, scenes = [], [], [], {}
+    for r in rows:
+        path = root / r["file"]
+        if path not in scenes:
+            scenes[path] = cv2.imread(str(path))
+        img = scenes[path]
+        if img is None:
+            continue
+        x, y, w, h = (float(r[k]) for k in "xywh")
+        mx, my = BOX_MARGIN * w, 2 * BOX_MARGIN * h
+        x0, y0 = max(0, int(round(x - mx))), max(0, int(round(y - my)))
+        x1, y1 = min(img.shape[1], int(round(x + w + mx))), min(img.shape[0], int(round(y + h + my)))
+        xs.append(prepare(img[y0:y1, x0:x1], INPUT_SIZE))
+        labels.append(r["plate"])
+        files.append(str(path))
+    x_arr = np.stack(xs) if xs else np.zeros((0, *INPUT_SIZE), np.uint8)
+    return PlateSet(x_arr, labels, [(t,) for t in labels], ["boxes"] * len(labels),
+                    f"plates-boxes ({len(labels)} crops of {len(set(labels))} plates, MIT / CC BY)", files)
 
 
 def plates_us_dev(root: Path = SHARED / "plates-us-dev", limit: int | None = None) -> PlateSet | None:

@@ -70,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam rate (cosine decay to 1%%)")
     p.add_argument("--val-samples", type=int, default=3000)
     p.add_argument("--ar-repeat", type=int, default=10, help="times the plates-ar training part is repeated")
+    p.add_argument("--boxes-repeat", type=int, default=0,
+                   help="times the labelled plates-boxes crops (reader_data.plates_boxes) are repeated")
     p.add_argument("--us-limit", type=int, default=None, help="measure only the first N plates-us-dev crops")
     p.add_argument("--workers", type=int, default=2, help="rendering processes")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
@@ -85,6 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.samples, args.val_samples = min(args.samples, 1200), min(args.val_samples, 200)
         args.epochs = min(args.epochs, 1)
         args.ar_repeat = min(args.ar_repeat, 2)
+        args.boxes_repeat = min(args.boxes_repeat, 1)
         args.us_limit = args.us_limit or 60
     return args
 
@@ -317,9 +320,10 @@ def main(argv=None) -> int:
     t_render = time.time() - t0
     ar_train, ar_held = reader_data.plates_ar("train"), reader_data.plates_ar("heldout")
     us = reader_data.plates_us_dev(limit=args.us_limit)
-    parts = [train_syn] + ([ar_train] * args.ar_repeat if ar_train is not None and args.ar_repeat else [])
-    train = reader_data.concat(parts, " + ".join(
-        [train_syn.description] + ([f"{ar_train.description} x{args.ar_repeat}"] if len(parts) > 1 else [])))
+    boxes = reader_data.plates_boxes() if args.boxes_repeat else None
+    real = [(s, n) for s, n in ((ar_train, args.ar_repeat), (boxes, args.boxes_repeat)) if s is not None and n]
+    train = reader_data.concat([train_syn] + [s for s, n in real for _ in range(n)], " + ".join(
+        [train_syn.description] + [f"{s.description} x{n}" for s, n in real]))
     print(f"training data: {len(train)} plates = {train.description} ({t_render:.0f}s to render/load)", flush=True)
 
     import keras

@@ -196,3 +196,43 @@ def test_devchars_on_a_generated_labelled_folder(tmp_path, model_path):
     assert report["acc_per_char_in_context"] > 0.8
     with pytest.raises(FileNotFoundError, match="labels.csv"):
         devchars.real_chars(tmp_path / "missing")
+
+
+def test_labelled_plates_boxes_texts_are_plates_of_the_training_parts_only():
+    """convert/plates-boxes-texts.csv: every row a plate box of plates-boxes (when it is here), never
+    of the detector's test parts (openimages test/, the romania test video), its text 0-9 A-Z."""
+    import csv
+
+    from convert import detector_data, reader_data
+    from convert.reader_model import LABELS
+    rows = list(csv.DictReader(reader_data.BOXES_TEXTS.open(newline="")))
+    assert len(rows) > 100
+    for r in rows:
+        assert set(r["plate"]) <= set(LABELS) and r["labelled"] in ("track", "eye"), r
+        assert not r["file"].startswith(("openimages/test/", f"romania/{detector_data.ROMANIA_TEST}/")), r
+    root = reader_data.SHARED / "plates-boxes"
+    if not root.is_dir():
+        pytest.skip("no ../shared/data/plates-boxes")
+    boxes = {(f"{sub}/{b['file']}", b["x"], b["y"], b["w"], b["h"])
+             for sub in ("romania", "openimages")
+             for b in csv.DictReader((root / sub / "boxes.csv").open(newline="")) if b["class"] == "plate"}
+    assert all((r["file"], r["x"], r["y"], r["w"], r["h"]) in boxes for r in rows)
+
+
+def test_plates_boxes_cuts_each_labelled_box_from_its_scene(tmp_path):
+    from convert import reader_data
+    scene = np.zeros((200, 400, 3), np.uint8)
+    scene[80:120, 100:300] = 255                      # the plate: a white box in a black scene
+    (tmp_path / "romania" / "v").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "romania" / "v" / "a.png"), scene)
+    texts = tmp_path / "texts.csv"
+    texts.write_text("file,x,y,w,h,plate,labelled\n"
+                     "romania/v/a.png,100,80,200,40,AB123CD,track\n"
+                     "romania/v/missing.png,0,0,10,10,XY1,eye\n")
+    got = reader_data.plates_boxes(tmp_path, texts)
+    assert got.texts == ["AB123CD"] and got.x.shape == (1, 48, 160) and got.row_texts == [("AB123CD",)]
+    # the box and a margin of BOX_MARGIN of its width (twice that of its height) around it
+    margin_x = reader_data.BOX_MARGIN * 200 / (200 * (1 + 2 * reader_data.BOX_MARGIN))
+    assert got.x[0, 24, 80] > 200 and got.x[0, 24, 1] < 60
+    assert abs(float((got.x[0, 24] > 127).mean()) - (1 - 2 * margin_x)) < 0.03
+    assert reader_data.plates_boxes(tmp_path / "absent", texts) is None
