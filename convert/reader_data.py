@@ -238,12 +238,12 @@ def plates_boxes(root: Path = SHARED / "plates-boxes", texts: Path = BOXES_TEXTS
         return None
     with open(texts, newline="") as f:
         rows = list(csv.DictReader(f))
-    xs, labels, files, scenes = [], [], [], {}
-    for r in rows:
-        path = root / r["file"]
-        if path not in scenes:
-            scenes[path] = cv2.imread(str(path))
-        img = scenes[path]
+    xs, labels, files = [], [], []
+    path, img = None, None
+    for r in rows:        # a scene's plates are neighbouring rows: one scene in memory at a time
+        if root / r["file"] != path:
+            path = root / r["file"]
+            img = cv2.imread(str(path))
         if img is None:
             continue
         x, y, w, h = (float(r[k]) for k in "xywh")
