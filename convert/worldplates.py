@@ -50,6 +50,19 @@ TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code l
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
 POLICE_SHARE = 0.1       # New York plates of the police (NYPD): a small two-digit year after 4 digits
 SHARPEN_SHARE = 0.4      # crops sharpened as a camera's image processor does (unsharp mask: halos)
+GLARE_SHARE = 0.12       # plates under a soft spot of glare (sun or headlight on the plate) ...
+GLARE_MAX = 0.75         # ... screen-blended at up to this strength: the ink keeps at least a quarter of
+# its contrast (an additive spot of up to 0.9 washed whole characters out of plates whose text still
+# said they were there: training to read what cannot be seen)
+# New York State's outline (longitude, latitude; Lake Erie, the St. Lawrence, Lake Champlain, the
+# Connecticut line, Long Island out to Montauk, Staten Island, the Delaware, the Pennsylvania line),
+# drawn between the groups of New York plates: a broad body with Long Island as a tail to the right
+_NY = np.array([(-79.76, 42.27), (-78.9, 42.9), (-79.05, 43.25), (-77.5, 43.3), (-76.2, 43.5), (-76.3, 44.2),
+                (-74.7, 45.0), (-73.35, 45.0), (-73.3, 43.6), (-73.25, 42.75), (-73.5, 42.05), (-73.5, 41.2),
+                (-73.65, 41.0), (-72.6, 40.98), (-71.85, 41.07), (-72.5, 40.8), (-73.75, 40.58), (-74.25, 40.5),
+                (-74.0, 40.75), (-74.7, 41.35), (-75.35, 42.0), (-79.76, 42.0)])
+NY_OUTLINE = (_NY - [_NY[:, 0].min(), _NY[:, 1].max()]) * [1.0, -1.0]
+NY_OUTLINE /= NY_OUTLINE.max(axis=0)   # 0-1 across and down (drawn 1.25-1.45 times as wide as tall)
 
 
 @dataclass
@@ -350,6 +363,12 @@ def _shape_mask(rng, kind, h):
         c = h // 2
         m[c - t // 2:c - t // 2 + t, :] = 1
         return m
+    if kind == "ny":   # New York's outline, as New York plates separate their groups
+        w = max(4, int(h * rng.uniform(1.25, 1.45)))
+        m = np.zeros((h, w), np.uint8)
+        pts = NY_OUTLINE + rng.normal(0, 0.015, NY_OUTLINE.shape)
+        cv2.fillPoly(m, [np.round(pts * [w - 1, h - 1]).astype(np.int32)], 255, cv2.LINE_AA)
+        return m.astype(np.float32) / 255
     w = int(h * rng.uniform(0.7, 1.3))
     m = np.zeros((h, w), np.uint8)
     if kind == "heart":
@@ -439,7 +458,8 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
     xs = xs if xs is not None else rng.uniform(0.8, 1.1)
     bold = bold if bold is not None else int(rng.choice([0, 0, 0, 1, 1, 2]) * cap / CAP + 0.5)
     track = track if track is not None else rng.uniform(0.04, 0.2)
-    gap = gap if gap is not None else (rng.uniform(0.3, 0.8) if sep else rng.uniform(0.1, 0.6))
+    gap = gap if gap is not None else (rng.uniform(0.75, 1.0) if sep == "ny" else rng.uniform(0.3, 0.8) if sep
+                                       else rng.uniform(0.1, 0.6))
     # natural width
     def widths(xs_):
         ws = []
@@ -485,7 +505,8 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
             if sep == "discs":
                 _discs(rng, img, sx, y_top, cap)
                 continue
-            sh = cap * (rng.uniform(0.3, 0.6) if sep != "dash" else rng.uniform(0.8, 1.0))
+            sh = cap * (rng.uniform(0.8, 1.0) if sep == "dash" else rng.uniform(0.35, 0.5) if sep == "ny"
+                        else rng.uniform(0.3, 0.6))
             sm = _shape_mask(rng, sep, sh)
             _blend(img, sm, sx - sm.shape[1] / 2, y_top + cap / 2 - sm.shape[0] / 2, sep_color if sep_color is not None else color)
     return boxes, cap
@@ -764,29 +785,31 @@ def _plate(rng, region: str) -> _Plate:
                             state="NEW YORK", slogan="COMMERCIAL" if commercial else "EMPIRE STATE",
                             top_band=_jit(rng, _rgb("1a2858"), 0.04),
                             top_color=_jit(rng, _rgb("f8f0e0"), 0.04), text=text, breaks=breaks,
-                            sep="state" if breaks and rng.random() < 0.8 else None, bg_kind="grad", two_row=two,
+                            sep="ny" if breaks and rng.random() < 0.8 else None, bg_kind="grad", two_row=two,
                             top_font=_pick(rng, _fonts("serif")), **extra)
         if v < 0.85:   # Excelsior: white, navy text, gold skyline band
             return _us_like(rng, region, bg=_jit(rng, _rgb("f4f4f0"), 0.03), fg=_jit(rng, _rgb("1a2050"), 0.04),
                             state="NEW YORK", slogan="EXCELSIOR", bottom_band=_jit(rng, _rgb("e0b040"), 0.06),
                             top_color=_jit(rng, _rgb("1a2a78"), 0.04), text=text, breaks=breaks,
-                            sep="state" if breaks and rng.random() < 0.8 else None, two_row=two,
+                            sep="ny" if breaks and rng.random() < 0.8 else None, two_row=two,
                             top_font=_pick(rng, _fonts("serif")), **extra)
         return _us_like(rng, region, bg=_jit(rng, _rgb("e8eef8"), 0.04), fg=_jit(rng, _rgb("202a70"), 0.05),
                         state="NEW YORK", slogan="THE EMPIRE STATE", top_color=_jit(rng, _rgb("c02020"), 0.05),
                         text=text, breaks=breaks, bg_kind="scenic" if rng.random() < 0.5 else "grad", two_row=two, **extra)
     if region == "us-ny-taxi":
         n = int(rng.integers(5, 7))
-        medallion = ""
+        medallion, slogan = "", _pick(rng, ["T&LC", "T&LC", "T&LC", "TLC", "TAXI", "LIVERY"])
         if rng.random() < 0.3:   # medallion: 5J23 and a small letter on the baseline
-            text, medallion = _from_layout(rng, "NLNN")[0], LETTERS[rng.integers(26)]
-        elif rng.random() < 0.8:
-            text = "T" + "".join(DIGITS[rng.integers(10)] for _ in range(n)) + "C"
+            text, medallion, slogan = _from_layout(rng, "NLNN")[0], LETTERS[rng.integers(26)], "TAXI"
+        elif rng.random() < 0.8:   # for-hire T123456C; yellow cabs' Y123456C, "TAXI" under it
+            head = _pick(rng, "TTTY")
+            text = head + "".join(DIGITS[rng.integers(10)] for _ in range(n)) + "C"
+            slogan = "TAXI" if head == "Y" else slogan
         else:
             text = "".join(DIGITS[rng.integers(10)] for _ in range(int(rng.integers(3, 6)))) + _pick(rng, ["CH", "LA", "TL", "C"])
         return _us_like(rng, region, bg=_jit(rng, _rgb(_pick(rng, ["eca828", "f0b030", "f8c020"])), 0.05),
                         fg=_jit(rng, (0.08, 0.08, 0.1), 0.03),
-                        state="NEW YORK", slogan="TAXI" if medallion else _pick(rng, ["T&LC", "T&LC", "T&LC", "TLC", "TAXI", "LIVERY"]),
+                        state="NEW YORK", slogan=slogan,
                         top_band=_jit(rng, _rgb("1a2858"), 0.04) if rng.random() < 0.5 else None,
                         top_color=_jit(rng, _rgb("1a2858"), 0.04), text=text, breaks=[], sep=None,
                         font=_pick(rng, _fonts("us")[:6]), stacked=False, bg_kind="grad", small_suffix=medallion)
@@ -999,12 +1022,11 @@ def _scene(rng, p: _Plate, ir: bool, clean: bool = False):
         m = np.zeros((SH, SW), np.uint8)
         cv2.fillPoly(m, [poly], 1)
         scene[m > 0] *= rng.uniform(0.35, 0.75)
-    if not clean and rng.random() < 0.12:  # glare
+    if not clean and rng.random() < GLARE_SHARE:
         gl = np.zeros((SH, SW), np.float32)
         cv2.ellipse(gl, (int(pad + rng.uniform(0, W)), int(pad + rng.uniform(0, H))),
                     (int(W * rng.uniform(0.05, 0.3)), int(H * rng.uniform(0.1, 0.4))), rng.uniform(0, 180), 0, 360, 1, -1)
-        gl = cv2.GaussianBlur(gl, (0, 0), H * 0.08)
-        scene += gl[..., None] * rng.uniform(0.3, 0.9)
+        scene = glare(scene, cv2.GaussianBlur(gl, (0, 0), H * 0.08), rng.uniform(0.3, GLARE_MAX))
     if ir:  # night infrared: grey, retro-reflective plate bright, surroundings dark
         g = scene @ np.float32([0.2, 0.6, 0.2])
         pm = np.zeros((SH, SW), np.float32)
@@ -1068,6 +1090,13 @@ def _camera(rng, img, ir):
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))])
         out = cv2.imdecode(enc, cv2.IMREAD_COLOR)
     return out
+
+
+def glare(img: np.ndarray, spot: np.ndarray, strength: float) -> np.ndarray:
+    """A spot of glare (`spot` 0-1 per pixel, times `strength` < 1) screen-blended over a float
+    image in 0-1: every pixel moves towards white by that share of its distance, so dark ink under
+    the spot's centre keeps 1 - strength of its contrast to the plate instead of vanishing."""
+    return img + (1.0 - img) * (spot * strength)[..., None]
 
 
 def sharpen(img: np.ndarray, sigma: float, amount: float) -> np.ndarray:

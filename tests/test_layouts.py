@@ -47,6 +47,12 @@ def test_an_ambiguous_character_takes_the_look_alike_its_layout_needs():
     assert dec.text == "RK708AI" and "sk" in dec.layout.split(",") and not {"fr", "it"} & set(dec.layout.split(","))
 
 
+def test_a_new_york_cab_plate_keeps_its_digits():
+    # a yellow cab's Y200758C, its 2 read as a Z beside the Y (a letter pair no US layout has)
+    dec = decode(probs_for("YZ00758C", {1: ("2", 0.55, 0.35)}), ["us"])
+    assert dec.text == "Y200758C" and dec.layout == "us"
+
+
 def test_a_clear_character_is_never_changed():
     # the 1 scores under a tenth of the I: not a look-alike here, so no layout is reached
     dec = decode(probs_for("MXQ16I1", {5: ("1", 0.8, 0.05)}))

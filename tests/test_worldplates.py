@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convert import worldplates
-from convert.worldplates import REGIONS, region_group, render_plate, sample, sharpen
+from convert.worldplates import GLARE_MAX, REGIONS, glare, region_group, render_plate, sample, sharpen
 
 GROUPS = ("us", "ca", "eu", "gb", "br", "ar", "other")
 
@@ -165,6 +165,30 @@ def test_sharpening_puts_a_dark_and_a_bright_halo_along_an_edge():
     row = sharpen(soft, 1.0, 1.0)[10]
     assert row[:20].min() < 0.295 and row[20:].max() > 0.705
     assert abs(row[2] - 0.3) < 1e-3 and abs(row[-3] - 0.7) < 1e-3   # flat areas unchanged
+
+
+def test_glare_brightens_but_never_erases_the_ink():
+    """Glare at its strongest, centred on dark ink on a light plate: both get brighter, and the ink
+    keeps at least 1 - GLARE_MAX of its contrast (so a glared plate's text is still there to read);
+    outside the spot nothing changes."""
+    img = np.full((20, 40, 3), 0.9, np.float32)
+    img[5:15, 15:25] = 0.1
+    spot = np.zeros((20, 40), np.float32)
+    spot[:, 10:30] = 1.0
+    out = glare(img, spot, GLARE_MAX)
+    assert out.max() <= 1.0 and out[10, 20, 0] > 0.1 + 0.5 and out[10, 12, 0] > 0.9
+    assert out[10, 12, 0] - out[10, 20, 0] >= (1 - GLARE_MAX) * 0.8 - 1e-6
+    assert np.array_equal(out[:, :10], img[:, :10]) and np.array_equal(out[:, 30:], img[:, 30:])
+
+
+def test_new_york_separator_is_the_state_outline():
+    """New York plates part their groups with the state's outline: wider than tall, the bulk of
+    upstate across the top, Long Island a tail at the bottom right, nothing at the bottom left."""
+    m = worldplates._shape_mask(np.random.default_rng(3), "ny", 40) > 0.5
+    h, w = m.shape
+    assert 1.2 * h <= w <= 1.5 * h
+    assert m[: h // 3, w // 2:].mean() > 0.3 and m[int(h * 0.85):, int(w * 0.75):].any()
+    assert not m[int(h * 0.85):, : w // 2].any()
 
 
 def _edges_touched(monkeypatch, share_name: str, share: float, seed: int) -> dict[str, int]:

@@ -93,10 +93,11 @@ LAYOUTS: dict[str, list[tuple[str, float]]] = {
     # North America: the standard serials of the largest states and provinces (vanity and
     # specialty plates fall to the unlisted share). 3 letters + 4 digits: NY, PA, TX, OH, GA, NC,
     # MI, VA, AZ, WA, MD, MN; California 1ABC234; Illinois AB 12345; New Jersey A12 BCD; Florida
-    # ABC D12 / 123 4AB; Massachusetts 1AB 234; New York commercial 12345 AB; NYC for-hire T123456C.
+    # ABC D12 / 123 4AB; Massachusetts 1AB 234; New York commercial 12345 AB; NYC for-hire T123456C
+    # and yellow cabs Y123456C.
     "us": [("LLLNNNN", 100), ("NLLLNNN", 30), ("LLNNNNN", 8), ("LNNLLL", 6), ("LLLLNN", 6),
            ("NNNNLL", 4), ("NLLNNN", 4), ("NNNLLL", 4), ("LLLNNN", 6), ("NNNNNLL", 1),
-           ("TNNNNNNC", 0.1)],
+           ("[TY]NNNNNNC", 0.1)],
     "ca": [("LLLLNNN", 9), ("LLLNNN", 4), ("NNNLLL", 3), ("LLNNNL", 3.5), ("LLLNNNN", 3)],
 }
 
