@@ -42,6 +42,24 @@ from plate_edge.sim.synth import random_text, render_scene  # noqa: E402
 SIZES = [(640, 480), (1280, 720), (1920, 1080)]
 
 
+# the CPU features int8 inference speed hangs on (XNNPACK's fastest int8 kernels need a dot-product
+# instruction): the same code reads a plate several times faster with them than with AVX2 alone
+INT8_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+
+
+def host(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU model, core count and int8-relevant features, for comparing figures across machines."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return "unknown"
+    field = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in lines) if v}
+    model = field.get("model name") or field.get("Model") or "unknown CPU"
+    flags = set((field.get("flags") or field.get("Features") or "").split())
+    have = [f for f in INT8_FEATURES if f in flags]
+    return f"{model}, {os.cpu_count()} cores, int8-relevant features: {' '.join(have) or 'none'}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="alnum", help="model name or .tflite path (default alnum)")
@@ -60,6 +78,7 @@ def main(argv=None) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     print(f"model {clf.model_id}; one thread; median (p90) ms over {args.frames} frames, 2 plates each; "
           f"load average {load}")
+    print(f"host: {host()}")
     _motion()
     _real(args, reader)
     if args.no_synthetic:

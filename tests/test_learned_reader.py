@@ -259,6 +259,19 @@ def test_views_vote_and_implausible_first_reads_get_no_more_views():
     assert reader.read_crop(plate) is None and len(model.crops) == 1
 
 
+def test_a_sure_first_cut_is_not_read_again():
+    plate = np.zeros((50, 160), np.uint8)
+    cfg = ReaderConfig(layouts=[], learned={"views": 3, "sure_char_prob": 0.95})
+    # every character above sure_char_prob: one model run, its reading kept
+    model = SequenceModel(["ABC1284"], [0.99])
+    r = PlateReader(cfg, model).read_crop(plate)
+    assert r is not None and r.text == "ABC1284" and len(model.crops) == 1
+    # at or below it: the views are read and voted over as without the setting
+    model = SequenceModel(["ABC1284", "ABC1234", "ABC1234"], [0.95, 0.8, 0.7])
+    r = PlateReader(cfg, model).read_crop(plate)
+    assert r is not None and r.text == "ABC1234" and len(model.crops) == 3
+
+
 def test_view_quad_follows_the_plate():
     from plate_edge.reader import view_quad
     quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)

@@ -66,6 +66,8 @@ class LearnedConfig(Settings):
     # (p ** (1/T)) before formats and layouts decode them: CTC outputs are over-confident
     views: int = Field(3, ge=1, le=len(VIEWS))       # cuts of a plate read and voted over (reader.VIEWS):
     # 1 reads each plate once; each further view costs one more model run per plate that reads
+    sure_char_prob: float = Field(1.0, gt=0, le=1)   # a first cut whose every character scores above
+    # this is not read again: the views' model runs go to the doubtful plates (1: every plate)
     trim_to_layout: bool = True                      # the voted reading less its first or last character
     # (or its second row) wins where the layout prior times the model's likelihood says so
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
@@ -403,7 +405,8 @@ class LearnedRecogniser:
         # every further view only for the plates whose first cut reads as a plate
         least = self.cfg.min_chars if whole else max(self.cfg.min_chars, self.cfg.min_frame_chars)
         again = [i for i, raw in enumerate(first)
-                 if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence]
+                 if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence
+                 and min(raw.char_probs) <= self.cfg.sure_char_prob]
         more = [(i, self._cut(full, view_quad(quads[i], _within(VIEWS[v], whole))))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
