@@ -200,12 +200,13 @@ def make_callbacks(model, val, train_probe, epochs: int, steps: int, batch_size:
             self.best, self.best_weights, self.best_epoch = -1.0, None, -1
             self.t_epoch0 = self.t_train0 = None
             self.epochs_done = 0
+            self.steps_done = 0   # batches trained, all epochs (fewer than planned when cut short)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.t_epoch0 = time.time()
 
         def on_train_batch_end(self, batch, logs=None):
-            done = self.epochs_done * steps + batch + 1
+            done = self.steps_done = self.epochs_done * steps + batch + 1
             if max_minutes and time.time() - self.t_train0 > 60 * max_minutes and not self.model.stop_training:
                 print(f"\n[train] --max-minutes {max_minutes:g} reached at step {done}: stopping", flush=True)
                 self.model.stop_training = True
@@ -394,7 +395,8 @@ def main(argv=None) -> int:
               "batch_size": args.batch_size, "lr": args.lr, "augment": not args.no_augment,
               "seconds": {"render_or_load": round(t_render, 1), "train": round(t_fit, 1),
                           "export": round(t_exp, 1)},
-              "train_ms_per_sample_epoch": round(1000 * t_fit / max(1, len(train) * args.epochs), 3),
+              "train_ms_per_sample_epoch": round(1000 * t_fit / max(1, progress.steps_done * args.batch_size), 3),
+              "train_steps": progress.steps_done,
               "metadata": meta}
     syn = {"plates": len(val), "exact_float": round(exact(val_f, val.texts), 5),
            "exact_int8": round(exact(val_q, val.texts), 5),

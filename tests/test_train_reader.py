@@ -31,6 +31,9 @@ def test_quick_run_writes_model_report_and_plots(run):
     syn = report["synthetic_val"]
     assert 0.0 <= syn["exact_int8"] <= 1.0 and 0.0 <= syn["int8_float_agreement"] <= 1.0
     assert report["latency"]["threads"] == 1 and report["latency"]["recognise_one_plate_ms"] > 0
+    # the batches trained (all of them: nothing cut the run short), which the training speed is per
+    assert report["train_steps"] == report["epochs"] * -(-report["train_plates"] // report["batch_size"])
+    assert report["train_ms_per_sample_epoch"] > 0
     us = report["plates-us-dev"]   # the real crops as the device reads them (smoothed), and unsmoothed
     assert us["input_blur"] == LearnedConfig().input_blur > 0 and 0.0 <= us["exact_int8_unsmoothed"] <= 1.0
 
