@@ -31,7 +31,7 @@ ARCHS = {
     # stride-2 stem, narrower last stage (182 M MAC: it keeps the 64-channel stage at 24x80, most of the work)
     "ctc-m": dict(stem=(32, 2), stages=[(64, 2, (2, 2)), (96, 2, (2, 1))], stem_pool=None, head=96, seq=2),
     "ctc-s": dict(stem=(24, 2), stages=[(48, 2, (2, 2)), (64, 2, (2, 1))], stem_pool=None, head=64, seq=1),
-    # for CPUs without an int8 dot product (56 M MAC: 1.7 ms per plate on an AVX2-only core)
+    # for CPUs without an int8 dot product (56 M MAC: 1.9 ms a plate, invoke, on an AVX2-only core)
     "ctc-xs": dict(stem=(16, 2), stages=[(32, 2, (2, 2)), (64, 2, (2, 1))], stem_pool=None, head=64, seq=1),
 }
 DEFAULT_ARCH = "ctc-l"
