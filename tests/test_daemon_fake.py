@@ -73,6 +73,29 @@ def test_events_status_stats_and_clean_stop(tmp_path):
         assert len(w.matching(lambda m: m.topic == "t/edge/gate/plate")) == 3   # exactly once
 
 
+def test_stop_and_reload_as_signal_handlers_take_no_lock(tmp_path):
+    """A signal handler runs in the loop's own thread, maybe while that thread holds frame_ready's
+    lock for a moment (inside Event.wait or clear): stop() and reload() must not take it again,
+    and the loop still stops."""
+    with Broker() as broker:
+        d = Daemon(make_cfg(tmp_path, broker.port, ["AB123"]), lambda cfg: ScriptedReader([]))
+        th, res = start(d)
+        deadline = time.monotonic() + 10
+        while not d.cameras and time.monotonic() < deadline:
+            time.sleep(0.05)
+        asked = threading.Event()
+
+        def as_a_handler_would():
+            with d.frame_ready._cond:   # the lock the interrupted Event.wait or clear holds
+                d.reload()
+                d.stop()
+            asked.set()
+        threading.Thread(target=as_a_handler_would, daemon=True).start()
+        assert asked.wait(2), "stop()/reload() wait for a lock the interrupted loop holds"
+        th.join(3)
+        assert not th.is_alive() and res["rc"] == 0
+
+
 def test_broker_outage_events_spooled_and_delivered_in_order(tmp_path):
     plates = [f"P{i:04d}" for i in range(8)]
     broker = Broker(persistent=True).start()

@@ -44,6 +44,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 STOP_PUBLISH_TIMEOUT_S = 1.0
 LATENCY_WINDOW = 1000          # samples kept per latency series (stats report p50/p99 of these)
 TRIM_EVERY_S = 10.0            # hand freed heap pages back to the system this often (plate_edge.malloc)
+LOOP_WAIT_S = 0.1              # the loop looks at stop and reload requests at least this often
 
 class FrameReader(Protocol):
     """What the daemon needs of a reader (plate_edge.reader.Reader; tests inject fakes)."""
@@ -123,8 +124,8 @@ class Daemon:
         self.reader_factory = reader_factory
         self.notifier = notifier or SystemdNotifier()
         self.frame_ready = threading.Event()
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        self._stop_asked = False     # plain flags, not Events: set by signal handlers (stop, reload)
+        self._reload_asked = False
         self.reader: FrameReader | None = None
         self._readers: dict[str, FrameReader] = {}   # per camera: self.reader, or one with its overrides
         self._derived: dict[str, FrameReader] = {}   # readers with overrides, by their settings
@@ -148,12 +149,14 @@ class Daemon:
     # ------------------------------------------------------------------ control (signal-safe)
 
     def stop(self) -> None:
-        self._stop.set()
-        self.frame_ready.set()
+        """Ask the loop to stop; it looks within LOOP_WAIT_S. Signal-safe: a handler runs in the
+        loop's own thread, maybe while that thread holds frame_ready's lock (inside its wait or
+        clear), so this takes no lock: setting the Event there would wait for ever."""
+        self._stop_asked = True
 
     def reload(self) -> None:
-        self._reload.set()
-        self.frame_ready.set()
+        """Ask the loop to reload the configuration file; signal-safe, as stop()."""
+        self._reload_asked = True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -262,13 +265,13 @@ class Daemon:
         next_watchdog = next_stats = next_trim = time.monotonic()
         if self.cfg.stats.interval_s:
             next_stats += self.cfg.stats.interval_s
-        while not self._stop.is_set():
-            self.frame_ready.wait(0.1)
+        while not self._stop_asked:
+            self.frame_ready.wait(LOOP_WAIT_S)
             self.frame_ready.clear()
-            if self._stop.is_set():
+            if self._stop_asked:
                 break
-            if self._reload.is_set():
-                self._reload.clear()
+            if self._reload_asked:
+                self._reload_asked = False
                 self._apply_reload()
             for name, worker in list(self.cameras.items()):
                 self._maybe_process(name, worker)
