@@ -58,8 +58,10 @@ models: $(VENV)/.train
 # then 2, 3, 3, 2, 3, 3 and 3 more at a lower rate (seeds 2-8), each from the last; the weights of
 # the last four stages are averaged (no training: runs/reader-soup); four short fine-tune stages
 # from that soup (seeds 12, 15, 18 and 19), averaged and exported; three more from that export's
-# int8 weights taken back to float (convert.dequantize; seeds 20-22), whose average is measured
-# and installed
+# int8 weights taken back to float (convert.dequantize; seeds 20-22), averaged (session 18's model);
+# two longer stages from that export on today's renderer (seeds 30 and 31) averaged with it
+# (session 25's candidate, convert/candidates/plate-s25-soup.tflite); that average's int8 weights
+# taken back to float and averaged with session 18's, measured and installed (session 26)
 reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --out runs/reader
 	$(PY) -m convert.train_reader --init runs/reader/model.keras --seed 2 --epochs 2 --lr 5e-4 --out runs/reader-ft
@@ -83,7 +85,17 @@ reader-model: $(VENV)/.train
 	$(PY) -m convert.train_reader --init runs/reader-soup-ft/model.tflite --seed 21 --epochs 2 --lr 1.5e-4 --out runs/reader-dq21
 	$(PY) -m convert.train_reader --init runs/reader-soup-ft/model.tflite --seed 22 --epochs 2 --lr 1.5e-4 --out runs/reader-dq22
 	$(PY) -m convert.train_reader --init runs/reader-dq22/model.keras --epochs 0 --samples 2000 --seed 22 \
-	    --average runs/reader-dq20/model.keras,runs/reader-dq21/model.keras --out runs/reader-dq-soup --ship
+	    --average runs/reader-dq20/model.keras,runs/reader-dq21/model.keras --out runs/reader-dq-soup
+	$(PY) -m convert.train_reader --init runs/reader-dq-soup/model.tflite --seed 30 --samples 160000 --epochs 3 \
+	    --lr 3e-4 --boxes-repeat 3 --out runs/reader-long30
+	$(PY) -m convert.train_reader --init runs/reader-dq-soup/model.tflite --seed 31 --samples 90000 --epochs 3 \
+	    --lr 3e-4 --boxes-repeat 3 --out runs/reader-long31
+	$(PY) -m convert.train_reader --init runs/reader-dq-soup/model.tflite --epochs 0 --samples 2000 --seed 31 \
+	    --average runs/reader-long30/model.keras,runs/reader-long31/model.keras --out runs/reader-s25-soup
+	$(PY) -m convert.train_reader --init runs/reader-dq-soup/model.tflite --epochs 0 --samples 2000 --seed 31 \
+	    --out runs/reader-dq-float
+	$(PY) -m convert.train_reader --init runs/reader-s25-soup/model.tflite --epochs 0 --samples 2000 --seed 31 \
+	    --average runs/reader-dq-float/model.keras --out runs/reader-half --ship
 
 # the plate detector (about 34 minutes on 2 cores): 60 epochs of 110 batches, then 45 more from
 # those weights at half the rate on fresh composites; installed as the shipped `plate-detector`

@@ -8,7 +8,9 @@ freshly rendered plates (`--init ... --seed 2..8 --epochs 2|3|3|2|3|3|3 --lr 5e-
 `--epochs 0 --average` (a uniform soup of the last four stages' weights), then four short stages
 from that soup (`--seed 12|15|18|19 --epochs 2 --lr 1.5e-4`) averaged the same way and exported,
 then three short stages from that export's int8 weights (`--init .../model.tflite --seed 20|21|22`:
-convert.dequantize), averaged the same way, with --ship.
+convert.dequantize), averaged the same way (session 18's model), then two longer stages from that
+(`--seed 30|31 --epochs 3 --lr 3e-4 --boxes-repeat 3`) averaged with it, and that average's int8
+weights averaged with session 18's (both dequantized), with --ship (session 26; the Makefile).
 
 Data: N plates rendered once (convert.worldplates, else a stand-in on plate_edge.sim.synth; cached
 in runs/reader_cache/), plus the plates-ar training part (labels.csv index % 5 != 0, repeated
