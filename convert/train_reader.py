@@ -482,10 +482,12 @@ def float_report(args, model, val, val_f, history: dict, out: Path, seconds: flo
 
 
 def lineage(models: list[str]) -> str:
-    """What models were trained on, from the report.json beside each model.keras."""
+    """What models were trained on, from the report beside each model: NAME.report.json (a shipped
+    or kept export), else the report.json of its run folder."""
     parts = []
     for m in models:
-        rep = Path(m).parent / "report.json"
+        rep = Path(m).with_suffix(".report.json")
+        rep = rep if rep.is_file() else Path(m).parent / "report.json"
         data = json.loads(rep.read_text()).get("training_data", "?") if m and rep.is_file() else "?"
         parts.append(f"{m} ({data})")
     return "; ".join(parts)

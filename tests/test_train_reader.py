@@ -166,6 +166,21 @@ def test_soup_without_training_averages_and_exports(run, tmp_path):
     assert read_metadata((out / "model.tflite").read_bytes())["decoder"] == "ctc"
 
 
+def test_lineage_reads_a_kept_exports_own_report_or_its_run_folders(tmp_path):
+    """A shipped or kept export (NAME.tflite beside NAME.report.json) names what it was trained
+    on, as a run folder's model.keras does with its report.json; a model with neither is '?'."""
+    kept, run_dir, bare = tmp_path / "kept", tmp_path / "run", tmp_path / "bare"
+    for d in (kept, run_dir, bare):
+        d.mkdir()
+    (kept / "plate-x.report.json").write_text(json.dumps({"training_data": "stages A and B"}))
+    (kept / "report.json").write_text(json.dumps({"training_data": "not this one"}))
+    (run_dir / "report.json").write_text(json.dumps({"training_data": "80,000 rendered"}))
+    got = train_reader.lineage([str(kept / "plate-x.tflite"), str(run_dir / "model.keras"),
+                                str(bare / "model.keras")])
+    assert got == (f"{kept / 'plate-x.tflite'} (stages A and B); {run_dir / 'model.keras'} (80,000 rendered); "
+                   f"{bare / 'model.keras'} (?)")
+
+
 def test_no_training_without_init_is_refused(capsys):
     with pytest.raises(SystemExit) as e:
         train_reader.parse_args(["--epochs", "0"])
