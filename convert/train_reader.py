@@ -486,8 +486,8 @@ def lineage(models: list[str]) -> str:
     or kept export), else the report.json of its run folder."""
     parts = []
     for m in models:
-        rep = Path(m).with_suffix(".report.json")
-        rep = rep if rep.is_file() else Path(m).parent / "report.json"
+        own = Path(m).with_suffix(".report.json") if m else None
+        rep = own if own and own.is_file() else Path(m).parent / "report.json"
         data = json.loads(rep.read_text()).get("training_data", "?") if m and rep.is_file() else "?"
         parts.append(f"{m} ({data})")
     return "; ".join(parts)
