@@ -45,6 +45,9 @@ SIDE_CUT_SHARE = 0.06  # crops whose left or right edge bites into the first or 
 SIDE_CUT_MAX = 0.5     # whatever the margin, by up to this share of its width (US label boxes do)
 ROW_CUT_SHARE = 0.06   # crops whose bottom (two in three) or top edge bites into the characters, as
 ROW_CUT_MAX = 0.22     # hand-drawn US label boxes do: by up to this share of their height
+NY_FACE_SHARE = 0.5      # New York plates (taxis and police too) drawn in a New-York-like stroke style
+NY_SEVEN_FOOT = 0.5      # ... whose 7 lands at least this far right (share of its width)
+NY_MAX_WIDTH = 0.56      # ... and whose glyphs are at most this wide (cap heights)
 BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
@@ -187,16 +190,24 @@ def _fonts(kind: str) -> tuple[str, ...]:
     return out
 
 
-def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = False) -> str:
+def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = False, ny_face: bool = False) -> str:
     """The registration's font: `font`, or for `share` of plates a parametric stroke style (with
     bare_one: one whose 1 is a bare bar, as in Brazil's Mandatory, so that only the layout tells
-    it from an I)."""
+    it from an I; with ny_face: one like New York's face, see ny_like)."""
     if rng.random() >= share:
         return font
     sid = int(rng.integers(strokefont.STYLES))
-    while bare_one and strokefont.style(sid).one_flag:
+    while bare_one and strokefont.style(sid).one_flag or ny_face and not ny_like(strokefont.style(sid)):
         sid = int(rng.integers(strokefont.STYLES))
     return f"{strokefont.PREFIX}{sid}"
+
+
+def ny_like(st: strokefont.Style) -> bool:
+    """A stroke style like New York's plate face: condensed, a footless 1 whose flag reaches far
+    left and down, a 7 on a nearly upright stem. Real New York 1s in that face read as 7s to a
+    reader that saw few of them (the shipped reader's most frequent digit error)."""
+    return (st.one_flag and st.flag_reach > 0 and not st.one_base and st.seven_foot >= NY_SEVEN_FOOT
+            and st.width <= NY_MAX_WIDTH)
 
 
 @functools.cache
@@ -636,7 +647,8 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
               track=rng.uniform(0.02, 0.2), max_w=W * 0.85)
     if text is None:
         text, breaks = _from_layout(rng, layout) if layout else _us_text(rng)
-    font = _main_font(rng, font or _pick(rng, _fonts("us")))
+    ny = region.startswith("us-ny") and (font is None or font in _fonts("us"))   # not police's wide face
+    font = _main_font(rng, font or _pick(rng, _fonts("us")), NY_FACE_SHARE if ny else STROKE_SHARE, ny_face=ny)
     emboss = emboss if emboss is not None else (rng.uniform(0.4, 1.0) if rng.random() < 0.5 else 0.0)
     stacked = stacked if stacked is not None else rng.random() < 0.15
     code = code if code is not None else (not stacked and rng.random() < TYPE_CODE_SHARE)
@@ -685,7 +697,8 @@ def _us_like(rng, region, *, bg, fg, state, slogan, font=None, top_color=None, t
         x1m = x1 - small * 1.1 * len(small_suffix)
         boxes, _ = _main_text(rng, img, text, breaks or [], font, fg, cap, y_top, x0, x1m, sep=sep, emboss=emboss,
                               xs=rng.uniform(0.68, 1.0) if rng.random() < 0.7 else None)
-        if small_suffix:
+        if small_suffix:   # small beside the main text as drawn (a long text is drawn shrunk to fit)
+            small = min(small, 0.6 * max(b[3] - b[1] for b in boxes))
             sx0 = boxes[-1][2] + small * rng.uniform(0.1, 0.4)
             base = max(b[3] for b in boxes)
             sb, _ = _main_text(rng, img, small_suffix, [], font, fg, small, base - small, sx0,

@@ -87,6 +87,29 @@ def test_new_york_long_flag_one_and_upright_w():
         assert bottom.min() < 0.15 * w.shape[1] and bottom.max() > 0.85 * w.shape[1], sid   # legs end at the sides
 
 
+def test_upright_sevens_and_new_york_like_styles():
+    """Some styles stand 7 on a nearly upright stem (New York's); those New-York-like styles (a
+    condensed face, a footless long-flag 1) draw a 7 whose foot lands right of centre and a 1
+    that still differs from it. New York plates pick them for about NY_FACE_SHARE of plates."""
+    upright = [sid for sid in range(STYLES) if style(sid).seven_foot >= worldplates.NY_SEVEN_FOOT]
+    ny = [sid for sid in range(STYLES) if worldplates.ny_like(style(sid))]
+    assert len(upright) > STYLES // 5 and len(ny) > 10
+    for sid in ny:
+        seven = glyph(sid, "7", 48)[0] > 128
+        foot = np.nonzero(seven[-3:].any(axis=0))[0].mean() / seven.shape[1]
+        assert foot > 0.4, sid                                       # right of the diagonal 7's
+        assert _diff(glyph(sid, "1", 48)[0], glyph(sid, "7", 48)[0]) > 0.15, sid
+    diagonal = [sid for sid in range(STYLES) if style(sid).seven_foot == 0.4][:10]
+    for sid in diagonal:
+        seven = glyph(sid, "7", 48)[0] > 128
+        assert np.nonzero(seven[-3:].any(axis=0))[0].mean() / seven.shape[1] < 0.45, sid
+    rng = np.random.default_rng(4)
+    picks = [worldplates._main_font(rng, "font.ttf", worldplates.NY_FACE_SHARE, ny_face=True) for _ in range(300)]
+    styles = [int(p[len(strokefont.PREFIX):]) for p in picks if p.startswith(strokefont.PREFIX)]
+    assert abs(len(styles) / len(picks) - worldplates.NY_FACE_SHARE) < 0.1
+    assert all(worldplates.ny_like(style(s)) for s in styles)
+
+
 def test_slashed_zero_is_neither_o_nor_eight():
     """Iowa's and other faces' 0 is crossed by a slash: some styles draw it (those whose counter
     is wide enough to cross), and it stays apart from the style's O and 8."""

@@ -118,12 +118,12 @@ def test_new_york_commercial_layout():
 
 def _ink_beside_text(p, fg) -> int:
     """Pixels in the text colour beside the registration (left and right of its boxes, over its
-    rows, inside the plate's outer tenths)."""
+    rows, inside the plate's outer 4%)."""
     x0, x1 = min(b[0] for b in p.boxes), max(b[2] for b in p.boxes)
     y0, y1 = min(b[1] for b in p.boxes), max(b[3] for b in p.boxes)
     w = p.img.shape[1]
     band = np.abs(p.img[y0:y1] - fg).max(axis=2) < 0.15
-    return int(band[:, int(w * 0.1):max(int(w * 0.1), x0)].sum() + band[:, x1:int(w * 0.9)].sum())
+    return int(band[:, int(w * 0.04):max(int(w * 0.04), x0)].sum() + band[:, x1:int(w * 0.96)].sum())
 
 
 @pytest.mark.parametrize("extra", [dict(code=True, agency=True), dict(code=True, agency=False),
