@@ -57,8 +57,6 @@ class Style:
     # grey-plate O is squarish, yet its left corners stay round where D's are square
     zero_width: float   # 0's width as a share of the style's: Brazil's Mandatory and the FE-Schrift
     # draw 0 narrower than O (1: as wide, as most US faces, where only the layout tells them apart)
-    seven_foot: float   # where 7's stem lands, share of the width from the left: 0.4 a diagonal,
-    # 0.7 nearly upright (New York's, whose 7 then differs from its long-flag 1 by the bar only)
 
 
 @functools.cache
@@ -81,8 +79,7 @@ def style(style_id: int) -> Style:
                  w_lean=float(rng.choice([0.22, rng.uniform(0.0, 0.22)])),
                  zero_slash=bool(rng.random() < 0.12),
                  o_round=float(rng.choice([0.35, rng.uniform(O_ROUND_MIN, 0.35)])),
-                 zero_width=float(rng.choice([1.0, rng.uniform(0.75, 0.9)])),
-                 seven_foot=float(rng.choice([0.4, rng.uniform(0.45, 0.72)])))
+                 zero_width=float(rng.choice([1.0, rng.uniform(0.75, 0.9)])))
 
 
 def _rounded(points: list[tuple[float, float]], radius: float | list[float], closed: bool) -> np.ndarray:
@@ -186,7 +183,7 @@ def _strokes(st: Style, ch: str, w: float) -> list[tuple[np.ndarray, bool]]:
                 pts = [(L + R - x, T + B - y) for x, y in pts]
             add(pts, r, closed)
     elif ch == "7":
-        add([(L, T), (R, T), (L + st.seven_foot * ww, B)])
+        add([(L, T), (R, T), (C - 0.1 * ww, B)])
         if st.seven_bar:
             add([(C - 0.15 * ww, M), (R - 0.05 * ww, M)])
     elif ch == "8":

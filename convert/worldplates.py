@@ -46,8 +46,9 @@ SIDE_CUT_MAX = 0.5     # whatever the margin, by up to this share of its width (
 ROW_CUT_SHARE = 0.06   # crops whose bottom (two in three) or top edge bites into the characters, as
 ROW_CUT_MAX = 0.22     # hand-drawn US label boxes do: by up to this share of their height
 NY_FACE_SHARE = 0.5      # New York plates (taxis and police too) drawn in a New-York-like stroke style
-NY_SEVEN_FOOT = 0.5      # ... whose 7 lands at least this far right (share of its width)
-NY_MAX_WIDTH = 0.56      # ... and whose glyphs are at most this wide (cap heights)
+NY_MAX_WIDTH = 0.56      # ... whose glyphs are at most this wide (cap heights)
+WIDE_SHEAR_SHARE = 0.15  # crops whose characters lean by a shear of up to WIDE_SHEAR (an uncorrected
+WIDE_SHEAR = 0.3         # camera roll or yaw): real US and Argentine crops lean past 0.2 twice as often
 BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke style: 1 a bare bar
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
@@ -204,10 +205,8 @@ def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = Fal
 
 def ny_like(st: strokefont.Style) -> bool:
     """A stroke style like New York's plate face: condensed, a footless 1 whose flag reaches far
-    left and down, a 7 on a nearly upright stem. Real New York 1s in that face read as 7s to a
-    reader that saw few of them (the shipped reader's most frequent digit error)."""
-    return (st.one_flag and st.flag_reach > 0 and not st.one_base and st.seven_foot >= NY_SEVEN_FOOT
-            and st.width <= NY_MAX_WIDTH)
+    left and down."""
+    return st.one_flag and st.flag_reach > 0 and not st.one_base and st.width <= NY_MAX_WIDTH
 
 
 @functools.cache
@@ -1055,7 +1054,7 @@ def _homography(rng, scene_shape, pad, pw, ph, s):
     T = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], np.float64)
     a = np.deg2rad(rng.normal(0, 2.0) if rng.random() < 0.85 else rng.uniform(-8, 8))
     R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    sh = rng.normal(0, 0.05)
+    sh = rng.normal(0, 0.05) if rng.random() >= WIDE_SHEAR_SHARE else rng.uniform(-WIDE_SHEAR, WIDE_SHEAR)
     Sh = np.array([[1, sh, 0], [rng.normal(0, 0.03), 1, 0], [0, 0, 1]])
     sx = s * rng.uniform(0.85, 1.12)
     S = np.diag([sx, s, 1.0])
