@@ -272,6 +272,33 @@ def test_a_sure_first_cut_is_not_read_again():
     assert r is not None and r.text == "ABC1234" and len(model.crops) == 3
 
 
+def test_view_quad_leans_to_stand_leaning_characters_upright():
+    quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)
+    leaned = view_quad(quad, (0.0, 0.0, 0.0, 0.0), lean=0.2)      # top edge 10 px left, bottom right
+    np.testing.assert_allclose(leaned, [(0, 20), (100, 20), (120, 60), (20, 60)], atol=1e-4)
+    grown = view_quad(quad, (0.0, 0.25, 0.0, 0.25), lean=0.2)     # over the grown height
+    np.testing.assert_allclose(grown, [(-5, 10), (95, 10), (125, 70), (25, 70)], atol=1e-4)
+
+
+def test_further_views_of_a_leaning_plate_are_cut_upright():
+    """With `deslant`, a plate whose first cut leans reads its further views upright; one that
+    stands upright, or any plate without the setting, reads them as before."""
+    from plate_edge.recognise import lean
+    img = np.full((96, 320), 220, np.uint8)
+    for x in range(40, 300, 36):
+        cv2.line(img, (x, 16), (x, 80), 30, 6)
+    sheared = cv2.warpAffine(img, np.float32([[1, 0.2, -0.2 * 48], [0, 1, 0]]), (320, 96),
+                             borderMode=cv2.BORDER_REPLICATE)
+    for plate, deslant, upright in ((sheared, 0.06, True), (sheared, 0.0, False), (img, 0.06, False)):
+        model = SequenceModel(["ABC1234", "ABC1234", "ABC1234"], [0.9, 0.9, 0.9])
+        PlateReader(ReaderConfig(layouts=[], learned={"views": 3, "deslant": deslant}), model).read_crop(plate)
+        assert len(model.crops) == 3
+        first, *more = (lean(c) for c in model.crops)
+        assert first == pytest.approx(0.2 if plate is sheared else 0.0, abs=0.03)
+        for k in more:
+            assert abs(k) < 0.05 if upright else k == pytest.approx(first, abs=0.05)
+
+
 def test_view_quad_follows_the_plate():
     from plate_edge.reader import view_quad
     quad = np.array([(10, 20), (110, 20), (110, 60), (10, 60)], np.float64)

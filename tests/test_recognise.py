@@ -113,3 +113,24 @@ def test_ctc_log_likelihood_sums_every_path_that_collapses_to_the_sequence():
             assert got[n, m] == pytest.approx(np.log(total), rel=1e-9)
     # four 1s need seven frames (a blank between each two): impossible in five
     assert np.isneginf(ctc_log_likelihood(frames[:1], [[1, 1, 1, 1]])[0, 0])
+
+
+def _bars(k: float) -> np.ndarray:
+    """A 48 x 160 cut of dark upright bars, sheared so that their feet lie k px right per px down."""
+    import cv2
+    img = np.full((48, 160), 220, np.uint8)
+    for x in range(20, 150, 18):
+        cv2.line(img, (x, 8), (x, 40), 30, 3)
+    m = np.float32([[1, k, -k * 24], [0, 1, 0]])
+    return cv2.warpAffine(img, m, (160, 48), borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("k", [-0.25, -0.1, 0.0, 0.15, 0.3])
+def test_lean_measures_how_far_the_characters_lean(k):
+    from plate_edge.recognise import lean
+    assert lean(_bars(k)) == pytest.approx(k, abs=0.03)
+
+
+def test_lean_of_a_cut_without_strokes_is_zero():
+    from plate_edge.recognise import lean
+    assert lean(np.full((48, 160), 128, np.uint8)) == 0.0

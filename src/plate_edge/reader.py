@@ -27,7 +27,7 @@ from .detect import Detection, DetectorConfig, PlateDetector, rectify, spans
 from .formats import FormatSet, PlateFormat, settle_group_types
 from .layouts import LAYOUTS, LOOK_ALIKE_RATIO, LayoutPrior
 from .localize import LocalizeConfig, Localizer, in_zones
-from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, prepare, smooth
+from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, lean, prepare, smooth
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
@@ -68,6 +68,8 @@ class LearnedConfig(Settings):
     # 1 reads each plate once; each further view costs one more model run per plate that reads
     sure_char_prob: float = Field(1.0, gt=0, le=1)   # a first cut whose every character scores above
     # this is not read again: the views' model runs go to the doubtful plates (1: every plate)
+    deslant: float = Field(0.06, ge=0, le=1)         # a plate whose first cut's characters lean by at least
+    # this shear (model-input px across per px down, recognise.lean) is read upright in its further views (0: never)
     trim_to_layout: bool = True                      # the voted reading less its first or last character
     # (or its second row) wins where the layout prior times the model's likelihood says so
     min_chars: int = Field(2, ge=1, le=12)           # readings with fewer or more characters are dropped
@@ -407,7 +409,9 @@ class LearnedRecogniser:
         again = [i for i, raw in enumerate(first)
                  if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence
                  and min(raw.char_probs) <= self.cfg.sure_char_prob]
-        more = [(i, self._cut(full, view_quad(quads[i], _within(VIEWS[v], whole))))
+        # a plate whose characters lean in its first cut is read upright in every further view
+        upright = {i: self._upright(cuts[i][0]) for i in again}
+        more = [(i, self._cut(full, view_quad(quads[i], _within(VIEWS[v], whole), upright[i])))
                 for i in again for v in range(1, self.cfg.views)]
         views: list[list[tuple[RawReading, np.ndarray]]] = [[(raw, back)] for raw, (_, back) in zip(first, cuts)]
         for (i, (_, back)), raw in zip(more, self.model.recognise([c for _, (c, _) in more])):
@@ -417,6 +421,15 @@ class LearnedRecogniser:
             voted = [(trim(raw, [r for r, _ in v], self.model.rows, self.prior), back)
                      for (raw, back), v in zip(voted, views)]
         return [self._chars(raw, back) if self._plausible(raw, least) else None for raw, back in voted]
+
+    def _upright(self, cut: np.ndarray) -> float:
+        """The lean (shares of the cut's width per its height) that stands the characters of a
+        first cut upright (view_quad), or 0 where they lean less than `deslant`."""
+        k = lean(cut)
+        if self.cfg.deslant == 0 or abs(k) < self.cfg.deslant:
+            return 0.0
+        in_h, in_w = self.model.input_size
+        return k * in_h / in_w
 
     def _plausible(self, raw: RawReading, least: int) -> bool:
         return least <= len(raw.text) <= self.cfg.max_chars
@@ -510,13 +523,17 @@ def _within(view: tuple[float, float, float, float], whole: bool) -> tuple[float
     return (max(left, 0.0), top, max(right, 0.0), bottom) if whole else view
 
 
-def view_quad(quad: np.ndarray, view: tuple[float, float, float, float]) -> np.ndarray:
+def view_quad(quad: np.ndarray, view: tuple[float, float, float, float], lean: float = 0.0) -> np.ndarray:
     """The quadrilateral (clockwise from top-left) grown by (left, top, right, bottom) shares of
-    its width and height, through its own perspective: a negative share cuts tighter."""
+    its width and height, through its own perspective: a negative share cuts tighter. `lean`
+    (shares of its width per its height) shears it so that characters leaning so stand upright
+    in the cut: its top edge moves left by half of it, its bottom edge right (about its middle)."""
     left, top, right, bottom = view
+    a, b = lean * (0.5 + top), lean * (0.5 + bottom)     # about the plate's middle
     unit = np.array([(0, 0), (1, 0), (1, 1), (0, 1)], np.float32)
     h = cv2.getPerspectiveTransform(unit, quad.astype(np.float32))
-    pts = np.array([[(-left, -top), (1 + right, -top), (1 + right, 1 + bottom), (-left, 1 + bottom)]], np.float64)
+    pts = np.array([[(-left - a, -top), (1 + right - a, -top), (1 + right + b, 1 + bottom), (-left + b, 1 + bottom)]],
+                   np.float64)
     return cv2.perspectiveTransform(pts, h)[0]
 
 

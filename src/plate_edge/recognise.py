@@ -19,6 +19,12 @@ import numpy as np
 from .classify import ModelError, _input_lut, _quant, open_model
 
 
+LEAN_EDGE_PERCENTILE = 90   # lean(): the strongest tenth of a cut's edges ...
+LEAN_MAX = 0.5               # ... that stand within this shear of vertical ...
+LEAN_RIM = 6                 # ... away from the top and bottom sixth of the cut ...
+LEAN_MIN_EDGES = 20          # ... and at least this many of them
+
+
 @dataclass
 class RawReading:
     """What the model read on one crop, before any format/layout decoding."""
@@ -69,6 +75,27 @@ def smooth(cut: np.ndarray, sigma: float) -> np.ndarray:
     model learned from lack. The device (reader.learned.input_blur) and the training report
     (convert.train_reader) read through this one function."""
     return cv2.GaussianBlur(cut, (0, 0), sigma) if sigma > 0 else cut
+
+
+def lean(cut: np.ndarray) -> float:
+    """How far the characters of a prepared cut lean: the shear (x shift per y, model-input
+    pixels; positive when their feet lie right of their tops) of its strong near-vertical edges,
+    the gradient-weighted median of -gy/gx over them (a stroke x = x0 + k y has gy = -k gx). 0 when
+    the cut has too few such edges to say."""
+    g = cut.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    mag = np.hypot(gx, gy)
+    k = -gy / np.where(np.abs(gx) > 1e-6, gx, 1e-6)
+    rim = g.shape[0] // LEAN_RIM
+    edge = (mag > np.percentile(mag, LEAN_EDGE_PERCENTILE)) & (np.abs(k) < LEAN_MAX) & (np.abs(gx) > 1)
+    edge[:rim] = edge[-rim:] = False          # the plate's own top and bottom edges, frames
+    if edge.sum() < LEAN_MIN_EDGES:
+        return 0.0
+    w, v = mag[edge], k[edge]
+    order = np.argsort(v)
+    c = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(c, c[-1] / 2)])
 
 
 def ctc_greedy(probs: np.ndarray, labels: str | list[str], blank: int = 0, rows: int = 2) -> RawReading:
