@@ -198,7 +198,7 @@ def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = Fal
     if rng.random() >= share:
         return font
     sid = int(rng.integers(strokefont.STYLES))
-    while bare_one and strokefont.style(sid).one_flag or ny_face and not ny_like(strokefont.style(sid)):
+    while (bare_one and strokefont.style(sid).one_flag) or (ny_face and not ny_like(strokefont.style(sid))):
         sid = int(rng.integers(strokefont.STYLES))
     return f"{strokefont.PREFIX}{sid}"
 

@@ -425,8 +425,10 @@ class LearnedRecogniser:
     def _upright(self, cut: np.ndarray) -> float:
         """The lean (shares of the cut's width per its height) that stands the characters of a
         first cut upright (view_quad), or 0 where they lean less than `deslant`."""
+        if self.cfg.deslant == 0:
+            return 0.0
         k = lean(cut)
-        if self.cfg.deslant == 0 or abs(k) < self.cfg.deslant:
+        if abs(k) < self.cfg.deslant:
             return 0.0
         in_h, in_w = self.model.input_size
         return k * in_h / in_w
