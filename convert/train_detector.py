@@ -11,7 +11,9 @@ the held-out ones) with rendered plates composited into them (convert.detector_d
 --out: model.keras, model.tflite (int8, "plate_edge" metadata: kind, input_size, stride,
 score_threshold, outputs, model_id), curves.png, sheet.png (int8 detections on held-out scenes)
 and report.json. --quick runs the whole pipeline in about two minutes (tests), on synthetic
-scenes when the shared data is missing.
+scenes when the shared data is missing. `--init X.tflite` starts from an int8 export's weights
+(dequantized: the shipped detector's Keras weights were not kept); with `--epochs 0` it exports
+them again, keeping the export's score threshold.
 
 Credits for the training images (keep them in the model's documentation): "Open Images Dataset
 V4+, Google LLC (annotations CC BY 4.0); images CC BY 2.0 by their authors" (via Roboflow
@@ -40,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m convert.train_detector", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny run end to end (~2 min), for tests")
-    p.add_argument("--epochs", type=int, default=None, help="default 24 (quick: 2)")
+    p.add_argument("--epochs", type=int, default=None, help="default 24 (quick: 2); 0: only export the --init weights")
     p.add_argument("--steps", type=int, default=None, help="steps per epoch (default 110; quick: 10)")
     p.add_argument("--batch", type=int, default=None, help="default 16 (quick: 8)")
     p.add_argument("--seed", type=int, default=1)
@@ -50,7 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="stored in the metadata (default: best F1 on the validation scenes)")
     p.add_argument("--synthetic-only", action="store_true", help="no shared data (as when it is missing)")
     p.add_argument("--model-id", default=None)
-    p.add_argument("--init", help="start from the weights of this model.keras (fine-tuning)")
+    p.add_argument("--init", help="start from the weights of this model.keras (fine-tuning), or of this int8 "
+                                  "model.tflite dequantized (convert.dequantize; e.g. to export it again)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
     p.add_argument("--box-weight", type=float, default=1.0, help="weight of the centre and size losses")
     return p.parse_args(argv)
@@ -160,6 +163,15 @@ def metadata(input_hw, stride, threshold, model_id, training_data, report: dict)
 
 # ---------------------------------------------------------------------- measuring
 
+def heat_agreement(infer_model, det: PlateDetector, x: np.ndarray) -> dict:
+    """How closely a float model's heatmap follows an int8 export's on letterboxed images x (N, H,
+    W, 1) in 0..1: mean and max absolute difference."""
+    heat = infer_model.predict(x, batch_size=4, verbose=0)[0][..., 0]
+    theirs = np.stack([det.raw(np.round(img[..., 0] * 255).astype(np.uint8))[0] for img in x])
+    d = np.abs(heat - theirs)
+    return {"mean_abs": round(float(d.mean()), 4), "max_abs": round(float(d.max()), 4)}
+
+
 def iou(a, b) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -247,7 +259,10 @@ def main(argv=None) -> int:
     import keras
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    epochs = args.epochs or (2 if args.quick else 24)
+    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 24)
+    if epochs == 0 and not args.init:
+        raise SystemExit("--epochs 0 exports the weights of --init: give --init runs/<run>/model.keras "
+                         "(or model.tflite)")
     steps = args.steps or (10 if args.quick else 110)
     args.batch = args.batch or (8 if args.quick else 16)
     rng = np.random.default_rng(args.seed)
@@ -262,7 +277,19 @@ def main(argv=None) -> int:
           f"({time.time() - t0:.0f} s)", flush=True)
 
     train_model, infer_model = build(args.width)
-    if args.init:
+    init_check = kept_threshold = None
+    if args.init and args.init.endswith(".tflite"):    # an export whose Keras weights were not kept
+        from . import dequantize
+        init_rng = np.random.default_rng(args.seed + 11)      # batch-norm statistics of training images
+        x = np.stack([dd.make_sample(init_rng, scenes[i], pool, cfg, out_hw=cfg.input_hw)[0]
+                      for i in init_rng.choice(len(scenes), 32, replace=False)])
+        dequantize.load_tflite(infer_model, args.init, x[..., None].astype(np.float32) / 255.0, batch_size=4,
+                               by_name=True)
+        source = PlateDetector.load(args.init)
+        kept_threshold = source.meta.get("score_threshold")    # exported again: its own threshold
+        init_check = heat_agreement(infer_model, source, vx[:32])
+        print(f"dequantized {args.init}: float heatmap vs its int8 one {init_check}", flush=True)
+    elif args.init:
         train_model.set_weights(keras.models.load_model(args.init, compile=False).get_weights())
     print(f"{ARCH}: {train_model.count_params():,} parameters", flush=True)
     gen_rng = np.random.default_rng(args.seed + 100)
@@ -271,12 +298,14 @@ def main(argv=None) -> int:
         while True:
             yield sampler.batch(gen_rng, args.batch)
 
-    total = epochs * steps
+    total = max(1, epochs * steps)
     sched = keras.optimizers.schedules.CosineDecay(args.lr, total, alpha=0.02, warmup_target=None)
     train_model.compile(optimizer=keras.optimizers.Adam(sched), loss=make_loss(args.box_weight))
     t1 = time.time()
-    hist = train_model.fit(batches(), steps_per_epoch=steps, epochs=epochs,
-                           validation_data=(vx, vy), validation_batch_size=4, verbose=1 if sys.stdout.isatty() else 2)
+    history: dict = {}
+    if epochs:     # --epochs 0: export the --init weights only
+        history = train_model.fit(batches(), steps_per_epoch=steps, epochs=epochs, validation_data=(vx, vy),
+                                  validation_batch_size=4, verbose=1 if sys.stdout.isatty() else 2).history
     train_s = time.time() - t1
     train_model.save(out / "model.keras")
 
@@ -284,7 +313,7 @@ def main(argv=None) -> int:
     heat, reg = infer_model.predict(vx, batch_size=4, verbose=0)
     sweep_rows = sweep(list(zip(heat[..., 0], reg)), vboxes, cfg.stride)
     best = max(sweep_rows, key=lambda r: (r["f1"], -r["threshold"]))
-    threshold = args.score_threshold or best["threshold"]
+    threshold = args.score_threshold or (kept_threshold if epochs == 0 else None) or best["threshold"]
 
     # int8 export, calibrated on letterboxed training scenes with pasted plates
     cal_rng = np.random.default_rng(args.seed + 7)
@@ -294,12 +323,13 @@ def main(argv=None) -> int:
         calib.append(img)
     calib = np.stack(calib)
     model_id = args.model_id or f"plate-detector-int8-{datetime.date.today():%Y%m%d}"
-    report = {"arch": ARCH, "init": args.init, "lr": args.lr, "box_weight": args.box_weight,
+    report = {"arch": ARCH, "init": args.init, "init_heat_vs_float": init_check, "lr": args.lr,
+              "box_weight": args.box_weight,
               "params": int(train_model.count_params()), "epochs": epochs, "steps_per_epoch": steps,
               "batch": args.batch, "seed": args.seed, "quick": args.quick, "train_seconds": round(train_s, 1),
               "training_data": desc, "val_scenes": len(val), "val_sweep_float": sweep_rows,
               "val_recall": best["recall"], "score_threshold": threshold,
-              "history": {k: [round(float(v), 5) for v in vals] for k, vals in hist.history.items()}}
+              "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}}
     from plate_edge.classify import read_metadata
 
     from .export import add_metadata
@@ -331,7 +361,7 @@ def main(argv=None) -> int:
                   total_seconds=round(time.time() - t0, 1))
     (out / "report.json").write_text(json.dumps(report, indent=2))
     from .plots import plot_curves
-    plot_curves({"loss": hist.history["loss"], "val_loss": hist.history.get("val_loss", [])}, out / "curves.png")
+    plot_curves({"loss": history.get("loss", []), "val_loss": history.get("val_loss", [])}, out / "curves.png")
     draw_sheet(det, val[::max(1, len(val) // 12)], out / "sheet.png")
     summary = {k: report[k] for k in ("model_id", "params", "size_bytes", "train_seconds", "score_threshold",
                                       "val_recall", "val_int8_at_threshold", "latency_ms_1280x720")}

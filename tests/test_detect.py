@@ -141,6 +141,71 @@ def test_quick_export_meets_contract(quick_model):
         assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
 
 
+def test_an_int8_export_dequantizes_back_into_a_fresh_model(tmp_path):
+    """convert.dequantize by layer name: a freshly built detector given an int8 export's weights
+    computes nearly the export's outputs (how a shipped model whose Keras weights were not kept is
+    exported again); the fresh model before it does not."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from convert import dequantize
+    from convert.export import add_metadata
+    from convert.train_detector import build, export_tflite, metadata
+
+    def outputs(model, x):
+        heat, reg = model.predict(x, batch_size=2, verbose=0)
+        return heat[..., 0], reg
+
+    rng = np.random.default_rng(5)
+    gray = [letterbox(cv2.cvtColor(render_scene([random_text(rng)], rng, size=(1280, 720), widths=(120, 300)).image,
+                                   cv2.COLOR_BGR2GRAY), (352, 640))[0] for _ in range(4)]
+    x = np.stack(gray)[..., None].astype(np.float32) / 255.0
+    _, source = build()
+    w_rng = np.random.default_rng(1)    # weights whose outputs vary (a fresh model's barely do)
+    for layer in source.layers:
+        w = layer.get_weights()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = len(w[0])
+            layer.set_weights([w_rng.uniform(0.5, 1.5, c), w_rng.normal(0, 0.3, c), np.zeros(c), np.ones(c)])
+        elif w:
+            fan_in = np.prod(w[0].shape[:2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 3])
+            layer.set_weights([w_rng.normal(0, np.sqrt(2 / fan_in), w[0].shape)]
+                              + [w_rng.normal(0, 0.5, b.shape) for b in w[1:]])
+    path = tmp_path / "source.tflite"
+    path.write_bytes(add_metadata(export_tflite(source, np.stack(gray), (352, 640)),
+                                  metadata((352, 640), 4, 0.5, "t", "random weights", {})))
+    det = PlateDetector.load(path)
+    theirs = [np.stack(v) for v in zip(*(det.raw(g)[:2] for g in gray))]
+    keras.utils.set_random_seed(2)
+    _, fresh = build()
+    before = [np.abs(a - b).mean() for a, b in zip(outputs(fresh, x), theirs)]
+    dequantize.load_tflite(fresh, path, x, batch_size=2, by_name=True)
+    after = [np.abs(a - b).mean() for a, b in zip(outputs(fresh, x), theirs)]
+    spread = [np.abs(v - v.mean()).mean() for v in theirs]     # how much the export's outputs vary
+    # int8 noise through 40 layers of random weights remains (the trained model's is far smaller)
+    assert all(a < 0.3 * s and 4 * a < b for a, b, s in zip(after, before, spread)), (before, after, spread)
+
+
+def test_an_export_is_exported_again_from_its_int8_weights(quick_model, tmp_path):
+    """`--init model.tflite --epochs 0`: the export's weights, dequantized, exported again with its
+    score threshold; the new export finds what the first one finds."""
+    import json
+
+    from convert import train_detector
+    from plate_edge.classify import read_metadata
+    source, out = quick_model / "model.tflite", tmp_path / "again"
+    assert train_detector.main(["--quick", "--synthetic-only", "--init", str(source), "--epochs", "0",
+                                "--seed", "2", "--out", str(out)]) == 0
+    first, again = (read_metadata(p.read_bytes()) for p in (source, out / "model.tflite"))
+    assert again["score_threshold"] == first["score_threshold"] and again["input_size"] == first["input_size"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["init"] == str(source) and report["train_seconds"] < 1 and report["history"] == {}
+    assert report["init_heat_vs_float"]["mean_abs"] < 0.02
+    a, b = (PlateDetector.load(p) for p in (source, out / "model.tflite"))
+    gray = np.full((352, 640), 90, np.uint8)
+    assert np.abs(a.raw(gray)[0] - b.raw(gray)[0]).mean() < 0.02
+
+
 def test_quick_model_finds_a_composited_plate(quick_model):
     """A rendered plate composited into a generated scene. A two-epoch model is weak: when it
     finds nothing at all there is nothing to judge and the test skips; what it finds must sit on
