@@ -5,13 +5,13 @@ kept: each int8 convolution of the export (per-channel scales, batch normalisati
 weights and int32 bias) is dequantized into the matching Keras Conv2D or DepthwiseConv2D: in
 execution order (the reader: one chain), or `by_name` (a graph with branches, whose execution order
 the converter may change: the plate detector) by the layer names the export keeps, a name given in
-the code matched as is and Keras' numbered ones (conv2d_7, a depthwise one by the batch
-normalisation folded into it) by their order of creation. Each BatchNormalization after a convolution
-is then set to add the folded bias, and nothing else, at the statistics `x` gives it: its moving
-mean and variance are the convolution's output statistics on `x`, its scale undoes that
-normalisation (gamma = sqrt(var + eps)) and its offset is mean + bias. In inference the block
-computes exactly conv(x) + bias, as the export does; in training, on batches like `x`, nearly so,
-so that fine-tuning starts where the export is.
+the code matched as is and Keras' numbered ones (conv2d_7; a depthwise one's weights are named
+after a layer fused into it, batch_normalization_9 or re_lu_9) by their order of creation. Each
+BatchNormalization after a convolution is then set to add the folded bias, and nothing else, at
+the statistics `x` gives it: its moving mean and variance are the convolution's output statistics
+on `x`, its scale undoes that normalisation (gamma = sqrt(var + eps)) and its offset is mean +
+bias. In inference the block computes exactly conv(x) + bias, as the export does; in training,
+on batches like `x`, nearly so, so that fine-tuning starts where the export is.
 
     model = reader_model.build(arch); load_tflite(model, "plate.tflite", x)   # x: (N, H, W, 1) in 0..1
 """
@@ -33,7 +33,7 @@ _NUMBERED = re.compile(r"^(conv2d|depthwise_conv2d)(_\d+)?$")   # a convolution 
 @dataclass
 class Convolution:
     kind: str            # the Keras layer class: Conv2D or DepthwiseConv2D
-    name: str            # the layer name in the export (a depthwise one's: its folded batch norm's)
+    name: str            # the layer name in the export (a depthwise one's: a layer fused into it)
     kernel: np.ndarray   # Keras order: (kh, kw, cin, cout), depthwise (kh, kw, c, 1)
     bias: np.ndarray     # (cout,)
 
@@ -77,17 +77,20 @@ def int8_convolutions(path: str | Path) -> list[Convolution]:
     return out
 
 
+def _number(name: str) -> int:
+    """The number Keras appended to a layer name (conv2d_7 -> 7; conv2d -> 0)."""
+    m = re.search(r"_(\d+)$", name)
+    return int(m.group(1)) if m else 0
+
+
 def _by_name(layers: list, found: list[Convolution], path) -> list[Convolution]:
     """`found` in the order of `layers`: names given in the code as is, the others (Keras' own
     numbering) by their number's rank among the convolutions of their kind."""
     given = {layer.name for layer in layers if not _NUMBERED.match(layer.name)}
 
     def keys(named: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
-        numbered = {kind: sorted(int(m.group(1)) if (m := re.search(r"_(\d+)$", name)) else 0
-                                 for k, name in named if k == kind and name not in given)
-                    for kind in {k for k, _ in named}}
-        return [(kind, name, 0) if name in given else
-                (kind, "#", numbered[kind].index(int(m.group(1)) if (m := re.search(r"_(\d+)$", name)) else 0))
+        numbered = {kind: sorted(_number(n) for k, n in named if k == kind and n not in given) for kind, _ in named}
+        return [(kind, name, 0) if name in given else (kind, "#", numbered[kind].index(_number(name)))
                 for kind, name in named]
 
     theirs = dict(zip(keys([(c.kind, c.name) for c in found]), found))
