@@ -56,8 +56,8 @@ def test_view_quad_grows_along_the_plate_sides():
 
 
 def test_crop_is_read_whole_and_boxes_map_back_to_the_image():
-    model = TableModel([table("ABC1234")])
-    reader = PlateReader(ReaderConfig(layouts=[]), model)
+    model = TableModel([table("ABC1234")])     # its characters fill the cut: no whole_margin_x
+    reader = PlateReader(ReaderConfig(layouts=[], learned={"whole_margin_x": 0}), model)
     assert isinstance(reader.recogniser, LearnedRecogniser)
     image = np.full((60, 210, 3), 200, np.uint8)
     r = reader.read_crop(image)
@@ -224,15 +224,15 @@ def test_the_views_vote_by_ctc_likelihood_a_sure_cut_outweighs_two_unsure_ones()
 
 
 def test_the_cut_is_the_training_crop():
-    """A crop read whole reaches the model exactly as convert.reader_data prepared training crops,
-    then blurred by `input_blur`."""
+    """A crop read whole (without `whole_margin_x`) reaches the model exactly as
+    convert.reader_data prepared training crops, then blurred by `input_blur`."""
     from plate_edge.recognise import prepare
     rng = np.random.default_rng(0)
     for shape in ((90, 300), (30, 100), (60, 140)):     # shrinking, growing, mixed
         image = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
         for sigma in (0.0, 0.8):
             model = TableModel([table("ABC1234")])
-            cfg = ReaderConfig(layouts=[], learned={"views": 1, "input_blur": sigma})
+            cfg = ReaderConfig(layouts=[], learned={"views": 1, "input_blur": sigma, "whole_margin_x": 0})
             PlateReader(cfg, model).read_crop(image)
             want = prepare(image, (48, 160))
             np.testing.assert_array_equal(model.crops[0], cv2.GaussianBlur(want, (0, 0), sigma) if sigma else want)
@@ -482,6 +482,25 @@ def test_a_crop_read_whole_is_never_cut_into_at_its_sides():
     assert len(model.crops) == 3
     for crop in model.crops:
         assert crop[:, 0].mean() < 100 and crop[:, -1].mean() < 100
+
+
+def test_a_crop_read_whole_is_cut_wider_by_whole_margin_x_its_edges_repeated():
+    """`whole_margin_x` widens the cut of a crop read whole by that share of its width on each
+    side, the crop's edge columns repeated there: a dark band 2% of the crop wide at each edge
+    fills 2% of the cut without it, 2% + 10 / 120 of it with a margin of 0.1."""
+    image = np.full((60, 200), 200, np.uint8)
+    image[:, :4] = 0
+    image[:, -4:] = 0
+    dark = {}
+    for margin in (0.0, 0.1):
+        model = SequenceModel(["ABC1234"], [0.9])
+        cfg = ReaderConfig(layouts=[], learned={"views": 1, "input_blur": 0, "whole_margin_x": margin})
+        PlateReader(cfg, model).read_crop(image)
+        row = model.crops[0][30].astype(int)
+        dark[margin] = (int((row[:80] < 100).sum()), int((row[80:] < 100).sum()))
+    width = model.crops[0].shape[1]
+    assert all(abs(d - 0.02 * width) <= 1 for d in dark[0.0]), dark
+    assert all(abs(d - (0.02 + 0.1) / 1.2 * width) <= 1 for d in dark[0.1]), dark
 
 
 def test_each_cut_is_blurred_by_input_blur_before_the_model_reads_it():

@@ -57,6 +57,9 @@ class LearnedConfig(Settings):
     """The learned reader's stage (`reader.learned`): how a found plate is cut for the model."""
     crop_margin_x: float = Field(0.06, ge=0, le=1)   # the finder's plate outline grown by this share
     crop_margin_y: float = Field(0.15, ge=0, le=2)   # of its width (each side) and height (above, below)
+    whole_margin_x: float = Field(0.02, ge=0, le=0.5)  # a crop read whole is cut this share of its
+    # width wider each side, its edge pixels repeated: a character touching its edge sits inside a
+    # margin, as on every rendered crop the model learned from
     input_blur: float = Field(0.8, ge=0, le=3)       # Gaussian sigma, model-input pixels, over each cut:
     # real plates carry fine detail (grain, embossing, JPEG) the rendered ones it learned from lack (0: off)
     look_alike_ratio: float = Field(0.01, gt=0, le=1)  # the layout prior may swap a character for a
@@ -396,8 +399,8 @@ class LearnedRecogniser:
         quads = []
         for p in plates:
             quad = np.array(p.polygon, np.float64) * unscale
-            mx, my = self.cfg.crop_margin_x, self.cfg.crop_margin_y
-            quads.append(quad if whole else view_quad(quad, (mx, my, mx, my)))
+            mx, my, wx = self.cfg.crop_margin_x, self.cfg.crop_margin_y, self.cfg.whole_margin_x
+            quads.append(view_quad(quad, (wx, 0.0, wx, 0.0) if whole else (mx, my, mx, my)))
         # cut from the frame's gray copy, at full resolution (a frame over max_frame_side was shrunk)
         full = gray if unscale == 1.0 else to_gray(image, max(image.shape[:2]))[0]
         if full is None:
