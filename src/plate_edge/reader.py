@@ -396,11 +396,9 @@ class LearnedRecogniser:
                   whole: bool = False) -> list[PlateChars | None]:
         if not plates:
             return []
-        quads = []
-        for p in plates:
-            quad = np.array(p.polygon, np.float64) * unscale
-            mx, my, wx = self.cfg.crop_margin_x, self.cfg.crop_margin_y, self.cfg.whole_margin_x
-            quads.append(view_quad(quad, (wx, 0.0, wx, 0.0) if whole else (mx, my, mx, my)))
+        mx, my, wx = self.cfg.crop_margin_x, self.cfg.crop_margin_y, self.cfg.whole_margin_x
+        margin = (wx, 0.0, wx, 0.0) if whole else (mx, my, mx, my)
+        quads = [view_quad(np.array(p.polygon, np.float64) * unscale, margin) for p in plates]
         # cut from the frame's gray copy, at full resolution (a frame over max_frame_side was shrunk)
         full = gray if unscale == 1.0 else to_gray(image, max(image.shape[:2]))[0]
         if full is None:
