@@ -281,6 +281,34 @@ def test_refining_tightens_a_loose_detection():
     assert sum(a >= 0.5 for a in after) >= 6, after
 
 
+def test_a_plate_seen_near_the_refining_size_keeps_its_first_box():
+    """A plate the whole-frame look sees about refine_width input pixels wide (a 1280x720 frame is
+    looked at at half size: 266 px wide) is not looked at again (`refine_within`): detect() gives
+    the first look's box with no second invoke. One far smaller is refined as before, and with
+    `refine_within: 1` every best detection is."""
+    from convert.detector_data import paste_plate
+    from plate_edge.sim.synth import render_plate
+
+    rng = np.random.default_rng(26)
+    det, always = (PlateDetector.from_config(DetectorConfig(refine_within=f)) for f in (1.25, 1.0))
+    refined: list[Box] = []
+    for d in (det, always):
+        look = d.refine
+        d.refine = lambda gray, found, look=look: refined.append(found.box) or look(gray, found)  # type: ignore[method-assign]
+    for width, kept in ((266, True), (100, False)):
+        gray = street_scenes(1, rng)[0]
+        plate = cv2.cvtColor(render_plate(random_text(rng), rng).image, cv2.COLOR_BGR2GRAY)
+        assert paste_plate(gray, plate, rng, float(width), []) is not None
+        first = det.look(gray)
+        assert first, f"the {width} px plate is not found"
+        refined.clear()
+        best = det.detect(gray)[0]
+        assert (best.box == first[0].box) == kept and (refined == []) == kept, (width, refined)
+        refined.clear()
+        always.detect(gray)
+        assert refined == [first[0].box]
+
+
 def test_tiles_find_small_plates_the_whole_frame_look_misses():
     """Rendered plates 45-65 px wide in 1280x720 street scenes (the small end of the size range):
     the whole-frame look shrinks them to 22-33 input pixels and finds about half; looking at 2x2

@@ -14,7 +14,8 @@ Decoding: cells that are a local maximum of the heatmap (3x3 max-pool equality) 
 threshold, greedy non-maximum suppression on their boxes, the best `max_plates`. Refining: the
 best `refine_max` detections are looked at once more in the frame zoomed about each so that it is
 `refine_width` input pixels wide, the plate size the detector was trained on most (its boxes of
-much larger or smaller plates are loose), and take the box and corners found there. Tiles
+much larger or smaller plates are loose), and take the box and corners found there; one the
+whole-frame look saw within `refine_within` of that width already keeps its first box. Tiles
 (`tiles`: always, or "unread": the reader asks again for a frame where nothing read): the frame
 is looked at once more in 2x2 overlapping tiles, each letterboxed like a frame, so a plate is
 about 1.6 times as many input pixels wide as in the whole-frame look: small plates (40-80 px in a
@@ -66,6 +67,8 @@ class DetectorConfig(Settings):
     # the frame zoomed so that each is this many input pixels wide (see config.yaml for figures)
     refine_max: int = Field(1, ge=0, le=100)  # the best this many detections of a frame are refined
     # (one more invoke each, about 2.5 ms); the rest keep their first boxes
+    refine_within: float = Field(1.25, ge=1, le=4)  # ... unless the first look saw them within this factor
+    # of refine_width wide already: refining would look at them at about the same size (1: always refine)
     overlap: float = Field(0.2, ge=0, le=1)  # beside: a detection overlapping a localizer plate more (IoU) is it
     crop_margin_x: float = Field(0.04, ge=0, le=1)  # detected outlines are cut this share of their width
     # wider on each side (its boxes are loose at the text's ends)
@@ -277,10 +280,17 @@ class PlateDetector:
         if not self.cfg.refine_width:
             return found
         out: list[Detection] = []
-        for d in [self.refine(gray, d) for d in found[:self.cfg.refine_max]] + found[self.cfg.refine_max:]:
+        s = min(self.input_hw[0] / gray.shape[0], self.input_hw[1] / gray.shape[1])   # the first look's scale
+        for d in [d if self._seen_at_size(d, s) else self.refine(gray, d)
+                  for d in found[:self.cfg.refine_max]] + found[self.cfg.refine_max:]:
             if all(d.box.iou(o.box) <= self.cfg.nms_iou for o in out):   # two may settle on one plate
                 out.append(d)
         return out
+
+    def _seen_at_size(self, d: Detection, scale: float) -> bool:
+        """Whether the first look (at `scale`) saw `d` within refine_within of refine_width wide."""
+        f = self.cfg.refine_within
+        return f > 1 and self.cfg.refine_width / f <= d.box.w * scale <= self.cfg.refine_width * f
 
     def frame_plate(self, gray: np.ndarray) -> Detection | None:
         """The plate a grayscale frame that may be a plate crop (smaller than the model's input, or
