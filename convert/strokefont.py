@@ -13,12 +13,14 @@ y down from the cap top.
 
     mask, top, advance, left = glyph(style_id, "M", cap_px=80)
 
-`style_id` picks the style deterministically (STYLES of them), so glyph masks can be cached.
+`style_id` picks the style deterministically (STYLES of them), so glyph masks can be cached. Ids
+STYLES..2*STYLES-1 are New York variants (ny_variant): the style of `id - STYLES` with New York's
+W (its middle vertex up at the cap top) and M (its vertex far down).
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,6 +29,8 @@ STYLES = 512          # distinct styles; a style is a pure function of its id
 PREFIX = "stroke:"    # worldplates font names of the form "stroke:<id>"
 _SHIFT = 4            # cv2 sub-pixel bits
 O_ROUND_MIN = 0.26    # O's corners stay rounder than D's (0.22 of the width) in every style
+NY_W_DEPTH = (0.8, 1.0)   # New York variants: how far W's middle vertex reaches up (share of the height)
+NY_M_DEPTH = (0.45, 0.75)  # ... and M's vertex down (about two thirds)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Style:
 
 @functools.cache
 def style(style_id: int) -> Style:
+    if style_id >= STYLES:
+        return _ny_variant(style(style_id - STYLES), style_id)
     rng = np.random.default_rng([7103, style_id])
     rnd = float(rng.choice([0.0, 0.15, 0.3, 0.5, 0.7, 0.9, 1.0]))
     return Style(width=float(rng.uniform(0.42, 0.72)), weight=float(rng.uniform(0.08, 0.19)), round=rnd,
@@ -80,6 +86,19 @@ def style(style_id: int) -> Style:
                  zero_slash=bool(rng.random() < 0.12),
                  o_round=float(rng.choice([0.35, rng.uniform(O_ROUND_MIN, 0.35)])),
                  zero_width=float(rng.choice([1.0, rng.uniform(0.75, 0.9)])))
+
+
+def ny_variant(style_id: int) -> int:
+    """The id of `style_id`'s New York variant: real New York plates draw a W whose middle vertex
+    reaches the cap top, and an M whose vertex reaches far down; at a few pixels per stroke a W
+    with a half-height vertex (most styles) is what tells it from an M or an H, so a reader that
+    learned only those reads New York's W as M and its M as H."""
+    return style_id % STYLES + STYLES
+
+
+def _ny_variant(st: Style, style_id: int) -> Style:
+    rng = np.random.default_rng([7104, style_id])
+    return replace(st, w_depth=float(rng.uniform(*NY_W_DEPTH)), m_depth=float(rng.uniform(*NY_M_DEPTH)))
 
 
 def _rounded(points: list[tuple[float, float]], radius: float | list[float], closed: bool) -> np.ndarray:
@@ -272,7 +291,7 @@ def _box_width(st: Style, ch: str) -> float:
 def glyph(style_id: int, ch: str, cap_px: int) -> tuple[np.ndarray, float, float, float]:
     """(uint8 mask cropped to ink, top relative to the cap top, advance, left bearing); all but
     the mask in cap heights, like worldplates' font glyphs."""
-    st = style(style_id % STYLES)
+    st = style(style_id % (2 * STYLES))
     w = _box_width(st, ch)
     pad = int(cap_px * 0.3)
     canvas = np.zeros((cap_px + 2 * pad, int(np.ceil(w * cap_px)) + 2 * pad), np.uint8)

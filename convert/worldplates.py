@@ -194,13 +194,14 @@ def _fonts(kind: str) -> tuple[str, ...]:
 def _main_font(rng, font: str, share: float = STROKE_SHARE, bare_one: bool = False, ny_face: bool = False) -> str:
     """The registration's font: `font`, or for `share` of plates a parametric stroke style (with
     bare_one: one whose 1 is a bare bar, as in Brazil's Mandatory, so that only the layout tells
-    it from an I; with ny_face: one like New York's face, see ny_like)."""
+    it from an I; with ny_face: one like New York's face, see ny_like, in its New York variant:
+    strokefont.ny_variant)."""
     if rng.random() >= share:
         return font
     sid = int(rng.integers(strokefont.STYLES))
     while (bare_one and strokefont.style(sid).one_flag) or (ny_face and not ny_like(strokefont.style(sid))):
         sid = int(rng.integers(strokefont.STYLES))
-    return f"{strokefont.PREFIX}{sid}"
+    return f"{strokefont.PREFIX}{strokefont.ny_variant(sid) if ny_face else sid}"
 
 
 def ny_like(st: strokefont.Style) -> bool:

@@ -101,6 +101,15 @@ def test_new_york_like_styles_for_new_york_plates():
     styles = [int(p[len(strokefont.PREFIX):]) for p in picks if p.startswith(strokefont.PREFIX)]
     assert abs(len(styles) / len(picks) - worldplates.NY_FACE_SHARE) < 0.1
     assert all(worldplates.ny_like(style(s)) for s in styles)
+    # ... in their New York variant: W's middle vertex up near the cap top, M's far down, so that
+    # the W is no M turned over with a half-height vertex
+    assert all(s >= STYLES and style(s).w_depth >= 0.8 and style(s).m_depth >= 0.45 for s in styles)
+    for s in styles[:10]:
+        w = glyph(s, "W", 48)[0] > 128
+        top = np.nonzero(w[:4].any(axis=1))[0]
+        middle = w[:max(1, w.shape[0] // 5), int(0.4 * w.shape[1]):int(0.6 * w.shape[1]) + 1]
+        assert top.size and middle.any(), s   # ink at the top in the middle: the vertex reaches up
+        assert _diff(glyph(s, "W", 48)[0], glyph(s, "M", 48)[0]) > 0.05, s   # and stays apart from M
 
 
 def test_slashed_zero_is_neither_o_nor_eight():
