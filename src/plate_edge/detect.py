@@ -104,11 +104,16 @@ def spans(plate: Detection, width: int, height: int = 0) -> bool:
 
 # ---------------------------------------------------------------------- pure decoding
 
+def letterbox_scale(shape: tuple[int, ...], size_hw: tuple[int, int]) -> float:
+    """The scale at which a frame of `shape` (h, w, ...) fits (h, w) `size_hw`: letterbox's."""
+    return min(size_hw[1] / shape[1], size_hw[0] / shape[0])
+
+
 def letterbox(gray: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
     """The frame scaled to fit (h, w), at the top-left of a zero canvas, and its scale."""
     h, w = gray.shape[:2]
     H, W = size_hw
-    s = min(W / w, H / h)
+    s = letterbox_scale(gray.shape, size_hw)
     nw, nh = max(1, min(W, int(round(w * s)))), max(1, min(H, int(round(h * s))))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     small = cv2.resize(gray, (nw, nh), interpolation=interp) if (nw, nh) != (w, h) else gray
@@ -280,7 +285,7 @@ class PlateDetector:
         if not self.cfg.refine_width:
             return found
         out: list[Detection] = []
-        s = min(self.input_hw[0] / gray.shape[0], self.input_hw[1] / gray.shape[1])   # the first look's scale
+        s = letterbox_scale(gray.shape, self.input_hw)   # the first look's scale
         for d in [d if self._seen_at_size(d, s) else self.refine(gray, d)
                   for d in found[:self.cfg.refine_max]] + found[self.cfg.refine_max:]:
             if all(d.box.iou(o.box) <= self.cfg.nms_iou for o in out):   # two may settle on one plate
