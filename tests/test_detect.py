@@ -19,6 +19,7 @@ from plate_edge.detect import (
     order_quad,
     peaks,
     rectify,
+    shrink,
 )
 from plate_edge.sim.synth import random_text, render_plate, render_scene
 from plate_edge.types import Box
@@ -90,6 +91,17 @@ def test_letterbox_keeps_aspect():
     canvas, s = letterbox(frame, (352, 640))
     assert canvas.shape == (352, 640) and abs(s - 352 / 720) < 1e-9
     assert canvas[:, :620].min() == 200 and canvas[:, 630:].max() == 0
+
+
+@pytest.mark.parametrize("hw, to_wh", [((720, 1280), (626, 352)), ((1080, 1920), (626, 352)),
+                                       ((751, 1001), (469, 352)), ((400, 600), (500, 333))])
+def test_shrink_averages_as_inter_area_does(hw, to_wh):
+    # a street scene: edges, text and flat parts, at sizes that divide and do not
+    frame = cv2.resize(street_scenes(1, np.random.default_rng(0))[0], hw[::-1])
+    out = shrink(frame, to_wh)
+    ref = cv2.resize(frame, to_wh, interpolation=cv2.INTER_AREA)
+    assert out.shape == ref.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - ref).mean() < 3
 
 
 def test_load_rejects_other_files(tmp_path):
