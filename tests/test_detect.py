@@ -399,3 +399,33 @@ def test_a_loose_crop_is_read_where_the_detector_sees_its_plate(model_path):
         plate = render_plate(text, rng).image
         a, b = reader.read_crop(plate), blind.read_crop(plate)
         assert (a and a.text) == (b and b.text)
+
+
+def test_found_plates_carry_a_rectified_crop_only_to_a_recogniser_that_reads_crops(model_path):
+    """The learned recogniser cuts each found plate out of the frame itself: the detector's plates
+    reach it without a rectified crop (no warp made for nothing), and reach a recogniser that
+    reads_crops with one; the reading is the same either way."""
+    from plate_edge.reader import DETECTED_CROP_H, PlateReader
+    reader = PlateReader.from_model(model_path("plate"))
+    learned, seen = reader.recogniser, []
+
+    class Recording:
+        def __init__(self, reads_crops: bool):
+            self.reads_crops = reads_crops
+
+        def crop_candidates(self, gray):
+            return learned.crop_candidates(gray)
+
+        def recognise(self, image, gray, plates, unscale, whole=False):
+            seen.append([p.crop.shape for p in plates])
+            return learned.recognise(image, gray, plates, unscale, whole)
+
+    rng = np.random.default_rng(32)
+    scene = render_scene([random_text(rng)], rng, size=(1280, 720), widths=(160, 240))
+    texts = {}
+    for reads in (False, True):
+        reader.recogniser, seen[:] = Recording(reads), []
+        texts[reads] = [p.text for p in reader.read_frame(scene.image)]
+        assert seen and seen[0], "the detector found no plate"
+        assert all((s[0] == DETECTED_CROP_H) if reads else s == (0, 0) for s in seen[0]), seen
+    assert texts[False] == texts[True] and texts[True]

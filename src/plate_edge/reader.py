@@ -40,7 +40,7 @@ Zone = Sequence[tuple[float, float]]
 # cut of a plate; the cuts seldom err alike.
 VIEWS = ((0.0, 0.0, 0.0, 0.0), (-0.04, -0.08, -0.04, -0.08), (0.05, 0.1, 0.05, 0.1),
          (-0.03, 0.0, 0.03, 0.0), (0.03, 0.0, -0.03, 0.0))
-DETECTED_CROP_H = 48  # px: the rectified crop a detected plate carries (the learned stage cuts its own)
+DETECTED_CROP_H = 48  # px: the rectified crop a detected plate carries to a recogniser that reads_crops
 MAX_CUT_SCALE = 2   # a plate is cut at its own resolution up to this many times the model input
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
@@ -228,11 +228,12 @@ class Reader:
                 if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found)]
 
     def _candidate(self, gray: np.ndarray, d: Detection) -> PlateCandidate:
-        """A detected plate as the recogniser takes it: its outline widened by detector.crop_margin_x."""
+        """A detected plate as the recogniser takes it: its outline widened by detector.crop_margin_x
+        (and its rectified crop, for a recogniser that reads those)."""
         mx = self.cfg.detector.crop_margin_x
         quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
-        return PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad],
-                              crop=rectify(gray, d.quad, DETECTED_CROP_H), score=d.score)
+        crop = rectify(gray, d.quad, DETECTED_CROP_H) if self.recogniser.reads_crops else np.zeros((0, 0), np.uint8)
+        return PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad], crop=crop, score=d.score)
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
         """The plate in an image that is already a plate; with the detector, a loose one too (a car's
@@ -328,7 +329,10 @@ class PlateChars:
 
 class Recogniser(Protocol):
     """The recognise stage: plate candidates -> characters (None: nothing readable). `image` is
-    the frame as given, `gray` its to_gray copy (scaled by 1 / unscale)."""
+    the frame as given, `gray` its to_gray copy (scaled by 1 / unscale). `reads_crops`: whether it
+    reads the candidates' rectified crops (else their outlines only: found plates come without)."""
+    reads_crops: bool
+
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]: ...
     def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
                   whole: bool = False) -> list[PlateChars | None]: ...
@@ -338,6 +342,7 @@ class SegmentingRecogniser:
     """The classic stage: hand-written segmentation of each plate crop, then one batched call of a
     character classifier for every character of the frame (in colour frames without a leading EU
     band: its blue gives it away)."""
+    reads_crops = True
 
     def __init__(self, classifier: Classifier, cfg: ReaderConfig, localizer: Localizer):
         self.classifier, self.cfg, self.localizer = classifier, cfg, localizer
@@ -381,6 +386,8 @@ class LearnedRecogniser:
     `min_confidence`) is read again from `views` cuts (a crop read whole keeps its sides in each),
     the reading the cuts together make most likely is kept (vote), and the layout prior may trim
     a stray end character or second row from it (trim)."""
+
+    reads_crops = False     # it cuts each plate out of the frame itself, at the plate's own resolution
 
     def __init__(self, model: PlateRecogniser, cfg: LearnedConfig, min_confidence: float = 0.0,
                  prior: LayoutPrior | None = None):

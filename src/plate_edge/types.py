@@ -48,6 +48,7 @@ class PlateCandidate:
     box: Box                      # in frame coordinates
     polygon: Polygon              # 4 corners in frame coordinates, clockwise from top-left
     crop: np.ndarray              # rectified grayscale plate, uint8, dark text on light background
+                                  # (empty: a found plate handed to a recogniser that cuts its own)
     score: float = 0.0            # localizer's own confidence, 0..1
     char_boxes: list[Box] = field(default_factory=list)  # optional hint: boxes in crop coordinates
     to_frame: np.ndarray | None = None  # 2x3 affine mapping crop coordinates to frame coordinates
