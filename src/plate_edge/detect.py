@@ -138,6 +138,30 @@ def shrink(gray: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     return cv2.resize(gray, size_wh, interpolation=cv2.INTER_LINEAR if k >= 2 else cv2.INTER_AREA)
 
 
+def zoom_onto(gray: np.ndarray, zoom: float, tx: float, ty: float, size_wh: tuple[int, int]) -> np.ndarray:
+    """The image mapped by x' = zoom * x + tx, y' = zoom * y + ty onto a (w, h) `size_wh` canvas, its
+    border repeated. Zoomed out (zoom < 1), the part the canvas shows is first shrunk averaging
+    (shrink), as warpAffine cannot: its bilinear sampling alone skips pixels and aliases edges."""
+    w, h = size_wh
+    if zoom >= 1:
+        return cv2.warpAffine(gray, np.array([[zoom, 0, tx], [0, zoom, ty]], np.float32), (w, h),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    fh, fw = gray.shape[:2]
+    x0, y0 = max(0, int(-tx / zoom) - 1), max(0, int(-ty / zoom) - 1)
+    x1, y1 = min(fw, int(np.ceil((w - tx) / zoom)) + 2), min(fh, int(np.ceil((h - ty) / zoom)) + 2)
+    if x1 - x0 < 2 or y1 - y0 < 2:      # the canvas shows nothing of the image but its repeated border
+        x0, y0, x1, y1 = 0, 0, fw, fh
+    part = gray[y0:y1, x0:x1]
+    sw, sh = max(1, round(part.shape[1] * zoom)), max(1, round(part.shape[0] * zoom))
+    small = shrink(part, (sw, sh))
+    sx, sy = sw / part.shape[1], sh / part.shape[0]
+    # a pixel u of `small` is the part's (u + 0.5) / s - 0.5 (pixel centres), which the canvas shows at zoom
+    # times that plus the shifts
+    m = np.array([[zoom / sx, 0, zoom * (x0 + 0.5 / sx - 0.5) + tx],
+                  [0, zoom / sy, zoom * (y0 + 0.5 / sy - 0.5) + ty]], np.float32)
+    return cv2.warpAffine(small, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of 3x3 local maxima of a 2-D heatmap at or above threshold."""
     heat = np.asarray(heat, np.float32)
@@ -342,9 +366,7 @@ class PlateDetector:
         cx, cy = b.centre
         h, w = self.input_hw
         tx, ty = w / 2 - zoom * cx, h / 2 - zoom * cy
-        zoomed = cv2.warpAffine(gray, np.array([[zoom, 0, tx], [0, zoom, ty]], np.float32), (w, h),
-                                flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
+        zoomed = zoom_onto(gray, zoom, tx, ty, (w, h))
         inside = [e for e in self._detect(zoomed, zoom, tx, ty) if b.contains(*e.box.centre)]
         if not inside:
             return None
