@@ -41,7 +41,9 @@ Zone = Sequence[tuple[float, float]]
 VIEWS = ((0.0, 0.0, 0.0, 0.0), (-0.04, -0.08, -0.04, -0.08), (0.05, 0.1, 0.05, 0.1),
          (-0.03, 0.0, 0.03, 0.0), (0.03, 0.0, -0.03, 0.0))
 DETECTED_CROP_H = 48  # px: the rectified crop a detected plate carries to a recogniser that reads_crops
-MAX_CUT_SCALE = 2   # a plate is cut at its own resolution up to this many times the model input
+MAX_CUT_SCALE = 8   # a plate is cut at its own resolution up to this many times the model input (then
+# area-scaled by prepare; 2 until session 31 left a bigger plate to warpPerspective's bilinear sampling:
+# US crops 90.5 -> 90.7%, dev crops 93.2 -> 93.7, dev scenes 92.3 -> 92.8, loose 2x 87.8 -> 88.7)
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
