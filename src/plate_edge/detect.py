@@ -115,8 +115,12 @@ def letterbox(gray: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, f
     H, W = size_hw
     s = letterbox_scale(gray.shape, size_hw)
     nw, nh = max(1, min(W, int(round(w * s)))), max(1, min(H, int(round(h * s))))
-    small = shrink(gray, (nw, nh)) if s < 1 else \
-        cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else gray
+    if s < 1:
+        small = shrink(gray, (nw, nh))
+    elif (nw, nh) != (w, h):
+        small = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    else:
+        small = gray
     if (nh, nw) == (H, W):
         return np.ascontiguousarray(small), s
     canvas = np.zeros((H, W), np.uint8)
