@@ -20,10 +20,11 @@ class ScriptedReader:
 
     def __init__(self, plates, frames_per_plate=6, gap=25):
         self.plates, self.per, self.gap, self.n = plates, frames_per_plate, gap, 0
-        self.extra_looks = set()
+        self.extra_looks, self.settled = set(), set()
 
-    def read_frame_timed(self, image, zones=None, extra_looks=True):
+    def read_frame_timed(self, image, zones=None, extra_looks=True, settled=()):
         self.extra_looks.add(extra_looks)
+        self.settled.update(settled)
         k, pos = divmod(self.n, self.per + self.gap)
         self.n += 1
         if k >= len(self.plates) or pos >= self.per:
@@ -60,6 +61,10 @@ def test_events_status_stats_and_clean_stop(tmp_path):
         events = w.wait_for(lambda m: m.topic == "t/edge/gate/plate", 15, count=3)
         assert [m.json()["plate"] for m in events] == plates
         assert reader.extra_looks == {True}   # no motion gate: whole frames take the detector's extra looks
+        deadline = time.monotonic() + 3   # each published plate, while in view, is told the reader
+        while reader.settled != set(plates) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert reader.settled == set(plates)
         assert w.wait_for(lambda m: m.topic == "t/edge/status" and m.text == "online", 5)
         stats = w.wait_for(lambda m: m.topic == "t/edge/stats", 5)[0].json()
         assert {"cameras", "latency_ms", "spool_depth", "cpu_percent", "rss_mb"} <= set(stats)

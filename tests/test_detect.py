@@ -439,9 +439,9 @@ def test_found_plates_carry_a_rectified_crop_only_to_a_recogniser_that_reads_cro
         def crop_candidates(self, gray):
             return learned.crop_candidates(gray)
 
-        def recognise(self, image, gray, plates, unscale, whole=False):
+        def recognise(self, image, gray, plates, unscale, whole=False, settled=()):
             seen.append([p.crop.shape for p in plates])
-            return learned.recognise(image, gray, plates, unscale, whole)
+            return learned.recognise(image, gray, plates, unscale, whole, settled)
 
     rng = np.random.default_rng(32)
     scene = render_scene([random_text(rng)], rng, size=(1280, 720), widths=(160, 240))

@@ -114,6 +114,22 @@ def test_a_frame_drops_readings_shorter_than_min_frame_chars_a_crop_keeps_them()
         image, gray, [plate], 1.0)[0] is not None
 
 
+def test_a_plate_reading_a_settled_text_is_not_read_again_from_more_views():
+    """A daemon's tracker settles on a plate: a first cut that reads it again is kept without the
+    further views' model runs; a plate reading anything else still gets every view."""
+    from plate_edge.reader import LearnedConfig
+    from plate_edge.types import Box, PlateCandidate
+    image = np.full((120, 240, 3), 200, np.uint8)
+    gray = image[..., 0].copy()
+    plate = PlateCandidate(box=Box(40, 40, 120, 40), polygon=[(40, 40), (160, 40), (160, 80), (40, 80)],
+                           crop=gray[40:80, 40:160], score=1.0)
+    for settled, cuts in (({"AB1234"}, 1), ({"AB1235", "XY99"}, 3), ((), 3)):
+        model = TableModel([table("AB1234")] * 3)
+        chars = LearnedRecogniser(model, LearnedConfig(views=3)).recognise(image, gray, [plate], 1.0, settled=settled)
+        assert len(model.crops) == cuts
+        assert "".join(LABELS[i] for i in chars[0].probs.argmax(axis=1)) == "AB1234"
+
+
 # ------------------------------------------------------------------ the shipped model
 
 needs_model = pytest.mark.skipif(shipped_model("plate") is None, reason="no shipped plate model")

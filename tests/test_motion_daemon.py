@@ -49,7 +49,7 @@ class CountingReader:
     def __init__(self):
         self.calls, self.extra_looks = 0, set()
 
-    def read_frame_timed(self, image, zones=None, extra_looks=True):
+    def read_frame_timed(self, image, zones=None, extra_looks=True, settled=()):
         self.calls += 1
         self.extra_looks.add(extra_looks)
         return FrameResult([PlateReading("AB123", 0.95, [0.95] * 5, Box(200, 200, 120, 30), [], [], "fake")],

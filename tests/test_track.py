@@ -54,6 +54,17 @@ def test_one_event_per_pass_when_stable():
                                 "first_seen", "last_seen", "frames", "model_id", "known_name"}
 
 
+def test_settled_texts_are_the_published_plates_still_in_view():
+    tr = tracker(stable_frames=3, lost_after_s=1.0)
+    settled = []
+    for i in range(5):
+        tr.update([reading("AB123", x=100 + 20 * i), reading("XY999", x=600, conf=0.3)], t=i * 0.1)
+        settled.append(tr.settled())
+    assert settled[:2] == [frozenset()] * 2 and settled[2:] == [frozenset({"AB123"})] * 3   # XY999: never emitted
+    tr.expire(10.0)
+    assert tr.settled() == frozenset()
+
+
 def test_max_delay_emits_an_unstable_reading():
     tr = tracker(stable_frames=50, max_delay_s=0.5, min_confidence=0.1)
     events = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -180,12 +180,14 @@ class Reader:
         return self.read_frame_timed(image, zones).plates
 
     def read_frame_timed(self, image: np.ndarray, zones: Sequence[Zone] | None = None,
-                         extra_looks: bool = True) -> FrameResult:
+                         extra_looks: bool = True, settled: Collection[str] = ()) -> FrameResult:
         """read_frame, with the time each stage took. The detector's extra looks (`extra_looks`;
         not for a daemon's motion-gated camera, whose regions are zoomed on what moves): a frame
         outside `zones` that is a plate crop (PlateDetector.frame_plate) is read as
         read_crop reads it; with detector.tiles "unread", a frame where nothing reads is looked
-        at again with the detector's tiles (small plates)."""
+        at again with the detector's tiles (small plates). `settled`: texts the caller has settled
+        on already (a daemon camera's published plates still in view): a plate whose first reading
+        is one of them is not read again (Recogniser.recognise)."""
         first: list[Detection] = []        # the detector's whole-frame look, made once
         tried: set[tuple] = set()           # the plates the first reading read (or did not)
 
@@ -213,11 +215,11 @@ class Reader:
         plate = self.detector.frame_plate(gray) if (extra_looks and not zones and gray is not None
                                                      and self.detector is not None) else None
         if plate is not None:                                     # a plate crop
-            return self._read_looked(image, (gray, scale, t0), plate)
-        result = self._read(image, find, prepared=(gray, scale, t0))
+            return self._read_looked(image, (gray, scale, t0), plate, settled)
+        result = self._read(image, find, prepared=(gray, scale, t0), settled=settled)
         if result.plates or not extra_looks or self.detector is None or self.cfg.detector.tiles != "unread":
             return result
-        again = self._read(image, find_tiled, prepared=(gray, scale, time.perf_counter()))
+        again = self._read(image, find_tiled, prepared=(gray, scale, time.perf_counter()), settled=settled)
         return FrameResult(again.plates, {k: v + again.timings_s.get(k, 0.0) for k, v in result.timings_s.items()})
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None,
@@ -257,38 +259,41 @@ class Reader:
         return self._read_looked(image, (gray, scale, t0), plate)
 
     def _read_looked(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float],
-                     plate: Detection | None) -> FrameResult:
+                     plate: Detection | None, settled: Collection[str] = ()) -> FrameResult:
         """A plate crop read as its crop look saw it (`plate`: the look's plate, if any): whole; and
         where the plate does not span the crop (detect.spans: a loose crop, such as a car's rear or
         a vehicle detector's box), that plate too, refined and cut out as a plate found in a frame
-        is, its reading kept if it is the more confident. `prepared`: as _read takes it."""
+        is, its reading kept if it is the more confident. `prepared`, `settled`: as _read takes them."""
         gray = prepared[0]
-        whole = self._read_crop(image, prepared)
+        whole = self._read_crop(image, prepared, settled)
         if plate is not None and gray is not None and self.detector is not None \
                 and not spans(plate, gray.shape[1], gray.shape[0]):
             found = [self._candidate(gray, self.detector.refine(gray, plate))]
-            cut = self._read(image, lambda g, s: found, prepared=(gray, prepared[1], time.perf_counter()))
+            cut = self._read(image, lambda g, s: found, prepared=(gray, prepared[1], time.perf_counter()),
+                             settled=settled)
             if cut.plates and (not whole.plates or cut.plates[0].confidence > whole.plates[0].confidence):
                 del cut.plates[1:]
                 return FrameResult(cut.plates, {k: v + whole.timings_s[k] for k, v in cut.timings_s.items()})
         return whole
 
-    def _read_crop(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float] | None = None
-                   ) -> FrameResult:
-        """The image read whole as one plate (`prepared`: as _read takes it)."""
-        result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), True, prepared)
+    def _read_crop(self, image: np.ndarray, prepared: tuple[np.ndarray | None, float, float] | None = None,
+                   settled: Collection[str] = ()) -> FrameResult:
+        """The image read whole as one plate (`prepared`, `settled`: as _read takes them)."""
+        result = self._read(image, lambda gray, scale: self.recogniser.crop_candidates(gray), True, prepared,
+                            settled)
         del result.plates[1:]
         return result
 
     def _read(self, image: np.ndarray, find_plates: PlateFinder, whole: bool = False,
-              prepared: tuple[np.ndarray | None, float, float] | None = None) -> FrameResult:
+              prepared: tuple[np.ndarray | None, float, float] | None = None,
+              settled: Collection[str] = ()) -> FrameResult:
         """The pipeline: find -> recognise -> decode (`whole`: the image is the plate). `prepared`:
-        the image's to_gray and the time that began."""
+        the image's to_gray and the time that began; `settled`: as read_frame_timed takes it."""
         t0 = time.perf_counter()
         gray, scale, t0 = prepared or (*to_gray(image, self.cfg.max_frame_side), t0)
         plates = find_plates(gray, scale) if gray is not None else []
         t1 = time.perf_counter()
-        chars = self.recogniser.recognise(image, gray, plates, 1.0 / scale, whole) if gray is not None else []
+        chars = self.recogniser.recognise(image, gray, plates, 1.0 / scale, whole, settled) if gray is not None else []
         t2 = time.perf_counter()
         readings = [r for p, c in zip(plates, chars) if c is not None
                     for r in [self._decode(p, c, 1.0 / scale)] if r is not None]
@@ -332,12 +337,13 @@ class PlateChars:
 class Recogniser(Protocol):
     """The recognise stage: plate candidates -> characters (None: nothing readable). `image` is
     the frame as given, `gray` its to_gray copy (scaled by 1 / unscale). `reads_crops`: whether it
-    reads the candidates' rectified crops (else their outlines only: found plates come without)."""
+    reads the candidates' rectified crops (else their outlines only: found plates come without).
+    `settled`: texts the caller knows already; a stage may spend less on a plate that reads one."""
     reads_crops: bool
 
     def crop_candidates(self, gray: np.ndarray) -> list[PlateCandidate]: ...
     def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
-                  whole: bool = False) -> list[PlateChars | None]: ...
+                  whole: bool = False, settled: Collection[str] = ()) -> list[PlateChars | None]: ...
 
 
 class SegmentingRecogniser:
@@ -354,7 +360,7 @@ class SegmentingRecogniser:
         return self.localizer.crop_candidates(gray)
 
     def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
-                  whole: bool = False) -> list[PlateChars | None]:
+                  whole: bool = False, settled: Collection[str] = ()) -> list[PlateChars | None]:
         chars = self._characters(plates, image, unscale)
         probs = self.classifier.predict([c.patch for cs in chars for c in cs])
         out: list[PlateChars | None] = []
@@ -386,8 +392,9 @@ class LearnedRecogniser:
     rows and positions all come from the model. A plate whose first cut reads as one (min_chars -
     in a frame min_frame_chars - to max_chars characters, confident enough to be kept:
     `min_confidence`) is read again from `views` cuts (a crop read whole keeps its sides in each),
-    the reading the cuts together make most likely is kept (vote), and the layout prior may trim
-    a stray end character or second row from it (trim)."""
+    unless it reads a text the caller has settled on (a daemon's plate published and still in
+    view: the views would only confirm it); the reading the cuts together make most likely is
+    kept (vote), and the layout prior may trim a stray end character or second row from it (trim)."""
 
     reads_crops = False     # it cuts each plate out of the frame itself, at the plate's own resolution
 
@@ -402,7 +409,7 @@ class LearnedRecogniser:
         return [PlateCandidate(box=Box(0, 0, w, h), polygon=quad, crop=gray, score=1.0)]
 
     def recognise(self, image: np.ndarray, gray: np.ndarray, plates: list[PlateCandidate], unscale: float,
-                  whole: bool = False) -> list[PlateChars | None]:
+                  whole: bool = False, settled: Collection[str] = ()) -> list[PlateChars | None]:
         if not plates:
             return []
         mx, my, wx = self.cfg.crop_margin_x, self.cfg.crop_margin_y, self.cfg.whole_margin_x
@@ -414,11 +421,12 @@ class LearnedRecogniser:
             return [None] * len(plates)
         cuts = [self._cut(full, q) for q in quads]
         first = self.model.recognise([c for c, _ in cuts])
-        # every further view only for the plates whose first cut reads as a plate
+        # every further view only for the plates whose first cut reads as a plate, and as none the
+        # caller has settled on already
         least = self.cfg.min_chars if whole else max(self.cfg.min_chars, self.cfg.min_frame_chars)
         again = [i for i, raw in enumerate(first)
                  if self._plausible(raw, least) and mean_confidence(raw.char_probs) >= self.min_confidence
-                 and min(raw.char_probs) <= self.cfg.sure_char_prob]
+                 and min(raw.char_probs) <= self.cfg.sure_char_prob and raw.text not in settled]
         # a plate whose characters lean in its first cut is read upright in every further view
         upright = {i: self._upright(cuts[i][0]) for i in again}
         more = [(i, self._cut(full, view_quad(quads[i], _within(VIEWS[v], whole), upright[i])))

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ class FrameReader(Protocol):
     """What the daemon needs of a reader (plate_edge.reader.Reader; tests inject fakes)."""
 
     def read_frame_timed(self, image: np.ndarray, zones: list[Zone] | None = None,
-                         extra_looks: bool = True) -> FrameResult:
+                         extra_looks: bool = True, settled: Collection[str] = ()) -> FrameResult:
         ...
 
 
@@ -339,18 +339,21 @@ class Daemon:
         its plates moved back to frame coordinates). The detector's extra looks (Reader.read_frame_timed)
         are for cameras without a motion gate (files and folders by default), whose frames are all
         read whole: a gated camera's regions are zoomed on what moves already, and it reads in real
-        time."""
+        time. The plates the camera's tracker has published and still sees are read once per frame,
+        not from every view (Tracker.settled)."""
         reader = self._readers.get(name) or self.reader
         assert reader is not None
         zones = self._zones.get(name)
+        tracker = self.trackers.get(name)
+        settled = tracker.settled() if tracker is not None else frozenset()   # published, still in view
         if regions is None:
-            return reader.read_frame_timed(image, zones, extra_looks=self._gates.get(name) is None)
+            return reader.read_frame_timed(image, zones, extra_looks=self._gates.get(name) is None, settled=settled)
         plates: list[PlateReading] = []
         timings: dict[str, float] = collections.defaultdict(float)
         for r in regions:
             crop = image[r.y:r.y + r.h, r.x:r.x + r.w]
             local: list[Zone] | None = [[(x - r.x, y - r.y) for x, y in z] for z in zones] if zones else None
-            res = reader.read_frame_timed(crop, local, extra_looks=False)
+            res = reader.read_frame_timed(crop, local, extra_looks=False, settled=settled)
             for stage, seconds in res.timings_s.items():
                 timings[stage] += seconds
             plates.extend(_shifted(p, r.x, r.y) for p in res.plates)

@@ -225,6 +225,11 @@ class Tracker:
             if not changed or not any(_overlaps(tr.box, r) for r in changed):
                 tr.held = max(tr.held, t)
 
+    def settled(self) -> frozenset[str]:
+        """The texts of the live tracks that have emitted (published, or suppressed as a repeat):
+        a reader need not spend more on a plate that reads one of them again (Reader.read_frame_timed)."""
+        return frozenset(tr.voted.text for tr in self.tracks if tr.emitted and tr.voted is not None)
+
     def flush(self) -> list[PlateEvent]:
         """Shutdown: emit every track that qualifies and has not emitted yet."""
         events = [e for tr in self.tracks if not tr.emitted and (e := self._emit_if_good(tr, "shutdown"))]
