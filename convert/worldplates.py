@@ -53,6 +53,9 @@ BR_MANDATORY_SHARE = 0.6   # grey Brazilian plates in a Mandatory-like stroke st
 TYPE_CODE_SHARE = 0.05   # North-American plates with a tall stacked type code left of the registration
 ACCESS_SHARE = 0.04      # and with the symbol of access beside it
 POLICE_SHARE = 0.1       # New York plates of the police (NYPD): a small two-digit year after 4 digits
+NY_SEP_NEAR_SHARE = 0.7  # New York's state shape drawn near the next character, as New York places it ...
+NY_SEP_NEAR = (0.02, 0.15)  # ... this many cap heights from it: its Long Island tail by a 1's flag reads as
+# a 7's bar to a reader that only saw the shape centred in the gap (JGA1530 read JGA7530)
 SHARPEN_SHARE = 0.4      # crops sharpened as a camera's image processor does (unsharp mask: halos)
 GLARE_SHARE = 0.12       # plates under a soft spot of glare (sun or headlight on the plate) ...
 GLARE_MAX = 0.75         # ... screen-blended at up to this strength: the ink keeps at least a quarter of
@@ -489,11 +492,12 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
         ws = widths(xs)
         total = sum(ws) + track * cap * xs * (len(text) - 1) + gap * cap * len(breaks)
     x = x0 + (avail - total) / 2 + (rng.uniform(-1, 1) * (avail - total) * 0.15)
-    boxes, sep_at = [], []
+    boxes, sep_at, sep_next = [], [], []
     shade = []
     for i, ch in enumerate(text):
         if i in breaks:
             sep_at.append(x + gap * cap / 2 - track * cap * xs / 2)
+            sep_next.append(i)
             x += gap * cap
         m, top, adv, left = _glyph(font, ch)
         cp = _cap_px(font)
@@ -512,13 +516,16 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
     for mask, gx, gy in shade:
         _blend(img, mask, gx, gy, color)
     if sep:
-        for sx in sep_at:
+        for sx, nxt in zip(sep_at, sep_next):
             if sep == "discs":
                 _discs(rng, img, sx, y_top, cap)
                 continue
             sh = cap * (rng.uniform(0.8, 1.0) if sep == "dash" else rng.uniform(0.35, 0.5) if sep == "ny"
                         else rng.uniform(0.3, 0.6))
             sm = _shape_mask(rng, sep, sh)
+            if sep == "ny" and rng.random() < NY_SEP_NEAR_SHARE:   # its right end near the next character
+                near = boxes[nxt][0] - rng.uniform(*NY_SEP_NEAR) * cap - sm.shape[1] / 2
+                sx = max(sx, min(near, boxes[nxt][0] - sm.shape[1] / 2))   # never nearer the one before
             _blend(img, sm, sx - sm.shape[1] / 2, y_top + cap / 2 - sm.shape[0] / 2, sep_color if sep_color is not None else color)
     return boxes, cap
 

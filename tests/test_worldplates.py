@@ -61,8 +61,9 @@ def test_boxes_hold_the_ink():
                 dev = np.abs(patch - bg)
                 assert dev.max() > 45, (r, s.text)                      # the glyph is in its box
                 ink = dev > 0.3 * dev.max()
-                # ...and the box is tight: ink reaches every side of it
-                assert ink[:3].any() and ink[-3:].any() and ink[:, :3].any() and ink[:, -3:].any(), (r, s.text)
+                # ...and the box is tight: ink reaches every side of it (within 4 px: a round stroke
+                # end, scaled to 40 px characters, fades below the contrast over up to 3)
+                assert ink[:4].any() and ink[-4:].any() and ink[:, :4].any() and ink[:, -4:].any(), (r, s.text)
 
 
 def test_plate_boxes_match_glyph_pixels():
