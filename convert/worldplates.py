@@ -492,12 +492,11 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
         ws = widths(xs)
         total = sum(ws) + track * cap * xs * (len(text) - 1) + gap * cap * len(breaks)
     x = x0 + (avail - total) / 2 + (rng.uniform(-1, 1) * (avail - total) * 0.15)
-    boxes, sep_at, sep_next = [], [], []
+    boxes, sep_at = [], []   # separators: (centre x, index of the character after it)
     shade = []
     for i, ch in enumerate(text):
         if i in breaks:
-            sep_at.append(x + gap * cap / 2 - track * cap * xs / 2)
-            sep_next.append(i)
+            sep_at.append((x + gap * cap / 2 - track * cap * xs / 2, i))
             x += gap * cap
         m, top, adv, left = _glyph(font, ch)
         cp = _cap_px(font)
@@ -516,7 +515,7 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
     for mask, gx, gy in shade:
         _blend(img, mask, gx, gy, color)
     if sep:
-        for sx, nxt in zip(sep_at, sep_next):
+        for sx, nxt in sep_at:
             if sep == "discs":
                 _discs(rng, img, sx, y_top, cap)
                 continue
@@ -525,7 +524,7 @@ def _main_text(rng, img, text, breaks, font, color, cap, y_top, x0, x1, *, xs=No
             sm = _shape_mask(rng, sep, sh)
             if sep == "ny" and rng.random() < NY_SEP_NEAR_SHARE:   # its right end near the next character
                 near = boxes[nxt][0] - rng.uniform(*NY_SEP_NEAR) * cap - sm.shape[1] / 2
-                sx = max(sx, min(near, boxes[nxt][0] - sm.shape[1] / 2))   # never nearer the one before
+                sx = max(sx, near)   # never nearer the character before than centred
             _blend(img, sm, sx - sm.shape[1] / 2, y_top + cap / 2 - sm.shape[0] / 2, sep_color if sep_color is not None else color)
     return boxes, cap
 
