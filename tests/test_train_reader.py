@@ -34,8 +34,11 @@ def test_quick_run_writes_model_report_and_plots(run):
     # the batches trained (all of them: nothing cut the run short), which the training speed is per
     assert report["train_steps"] == report["epochs"] * -(-report["train_plates"] // report["batch_size"])
     assert report["train_ms_per_sample_epoch"] > 0
-    us = report["plates-us-dev"]   # the real crops as the device reads them (smoothed), and unsmoothed
-    assert us["input_blur"] == LearnedConfig().input_blur > 0 and 0.0 <= us["exact_int8_unsmoothed"] <= 1.0
+    if (reader_data.SHARED / "plates-us-dev" / "labels.csv").is_file():   # measured where ../shared has it
+        us = report["plates-us-dev"]   # the real crops as the device reads them (smoothed), and unsmoothed
+        assert us["input_blur"] == LearnedConfig().input_blur > 0 and 0.0 <= us["exact_int8_unsmoothed"] <= 1.0
+    else:
+        assert "plates-us-dev" not in report
 
 
 def test_metadata_contract(run):
