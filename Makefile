@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DEVICE_VENV ?= .venv-device
 DEVICE_PY := $(DEVICE_VENV)/bin/python
 
-.PHONY: demo test lint device-test bench models reader-model detector-model clean
+.PHONY: demo test lint device-test bench models reader-model detector-model verifier-model clean
 
 $(VENV)/.device: pyproject.toml scripts/install-system.sh
 	scripts/install-system.sh
@@ -104,6 +104,13 @@ detector-model: $(VENV)/.train
 	$(PY) -m convert.train_detector --init runs/detector/model.keras --seed 2 --epochs 45 --lr 1e-3 --out runs/detector-cont
 	install -m 644 runs/detector-cont/model.tflite src/plate_edge/models/plate-detector.tflite
 	install -m 644 runs/detector-cont/report.json src/plate_edge/models/plate-detector.report.json
+
+# the plate verifier (about 20 minutes on 2 cores): the shipped detector's detections in the
+# training scenes (and in composites of them), plate or not; installed as the shipped `plate-verifier`
+verifier-model: $(VENV)/.train
+	$(PY) -m convert.train_verifier --seed 1 --out runs/verifier
+	install -m 644 runs/verifier/model.tflite src/plate_edge/models/plate-verifier.tflite
+	install -m 644 runs/verifier/report.json src/plate_edge/models/plate-verifier.report.json
 
 clean:
 	rm -rf $(VENV) $(DEVICE_VENV) build *.egg-info src/*.egg-info

@@ -11,7 +11,8 @@ detection overlaps it at IoU >= 0.5), false detections per frame (detections ove
 at IoU >= 0.3), recall over the labels at least MIN_WIDTH (40) px wide in the native frame (the
 issue's size range; openimages test frames are 416x416 and most of its misses are plates under
 30 px), and median / p95 milliseconds per frame at the native size and resized to 1280x720, one
-thread. "either" is the union of both finders (reader.detector.localizer "beside"); "fallback"
+thread. "verified": the detector's plates the verifier (reader.detector.verifier) keeps, what the
+reader reads. "either" is the union of both finders (reader.detector.localizer "beside"); "fallback"
 is the detector's plates, or the localizer's in frames where it finds none (the default). "read"
 is the whole reader as configured (`--reader-model`, default the learned `plate`): the found
 plates that give a reading (the model finds characters with reader.min_confidence), i.e. what
@@ -187,6 +188,12 @@ def main(argv=None) -> int:
                                           for d in det.detect(g)], **finders}
         print(f"detector: {det.path} ({det.model_id}, threshold {det.threshold}, refining the best "
               f"{dcfg.refine_max} at {dcfg.refine_width} px)")
+        if dcfg.verifier:
+            from plate_edge.reader import load_verifier
+            ver = load_verifier(dcfg)
+            finders["verified"] = lambda g: [(d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h)
+                                             for d in ver.keep(g, det.detect(g))]
+            print(f"verifier: {ver.path} ({ver.model_id}, threshold {ver.threshold})")
     except ModelError as e:
         print(f"detect_eval: {e} (python -m convert.train_detector); measuring the localizer alone")
     if args.reader_model:
@@ -213,7 +220,7 @@ def main(argv=None) -> int:
     print(f"\n{'set':<34}{'finder':<11}{'recall':>16}{f'>={MIN_WIDTH} px':>16}{'FP/frame':>10}"
           f"{'ms native med/p95':>20}{'ms 1280x720 med/p95':>22}")
     for set_name, per in results.items():
-        for fname in ("detector", "localizer", "either", "fallback", "read"):
+        for fname in ("detector", "verified", "localizer", "either", "fallback", "read"):
             r = per.get(fname)
             if r is None:
                 continue

@@ -76,6 +76,9 @@ class DetectorConfig(Settings):
     tiles: Literal["off", "unread", "always"] = "unread"   # the frame is also looked at in 2x2 tiles, which
     # finds plates 40-80 px wide in a 1280x720 frame: never, when nothing in it reads (the reader looks
     # again; not on a motion-gated camera), or always (twice the cost); see config.yaml for figures
+    verifier: str = "plate-verifier"  # "" (off), a shipped model name or a .tflite path (python -m
+    # convert.train_verifier): a detection it takes for no plate (a headlight, grille, badge) is not read
+    verify_threshold: float | None = Field(None, gt=0, lt=1)   # None: the verifier's own (see config.yaml)
     threads: int = Field(1, ge=1, le=64)
 
     @field_validator("localizer", "tiles", mode="before")

@@ -31,6 +31,7 @@ from .recognise import PlateRecogniser, RawReading, ctc_log_likelihood, lean, pr
 from .segment import SegmentConfig, char_groups, segment
 from .settings import Settings
 from .types import Box, CharCrop, PlateCandidate, PlateReading
+from .verify import PlateVerifier
 
 Zone = Sequence[tuple[float, float]]
 
@@ -135,15 +136,19 @@ class Reader:
     package's public face is PlateReader (this class): PlateReader.from_model("plate").read(image)."""
 
     def __init__(self, cfg: ReaderConfig, model: Classifier | PlateRecogniser,
-                 detector: PlateDetector | None = None):
+                 detector: PlateDetector | None = None, verifier: PlateVerifier | None = None):
         self.cfg = cfg
         self.model = model
         self.localizer = Localizer(cfg.localize)
-        # the learned detector, the first finder (reader.detector): with the learned reader only
+        # the learned detector, the first finder (reader.detector), and the verifier of what it
+        # finds: with the learned reader only; a detector passed in comes with its own verifier or none
         learned = isinstance(model, PlateRecogniser)
         if detector is None and learned and cfg.detector.model:
             detector = PlateDetector.from_config(cfg.detector)
+            if verifier is None and cfg.detector.verifier:
+                verifier = load_verifier(cfg.detector)
         self.detector = detector if learned else None
+        self.verifier = verifier if self.detector is not None else None
         self.formats = FormatSet(cfg.formats, model.labels)
         ratio = cfg.learned.look_alike_ratio if learned else LOOK_ALIKE_RATIO
         self.layouts = LayoutPrior(cfg.layouts, model.labels, min_ratio=ratio)
@@ -161,7 +166,8 @@ class Reader:
         """A reader with other settings sharing this one's model (per-camera overrides)."""
         if cfg == self.cfg:
             return self
-        return Reader(cfg, self.model, self.detector if cfg.detector == self.cfg.detector else None)
+        same = cfg.detector == self.cfg.detector
+        return Reader(cfg, self.model, self.detector if same else None, self.verifier if same else None)
 
     @classmethod
     def from_model(cls, name_or_path: str | Path = "plate", config: ReaderConfig | None = None,
@@ -198,16 +204,18 @@ class Reader:
             first[:] = self.detector.look(gray)
             if self.cfg.detector.localizer == "beside":
                 found = self.localizer.find(gray, scaled)
-                return found + self._detected(gray, found, scaled, first=first)
-            detected = self._detected(gray, [], scaled, first=first)
+                return found + self._verified(gray, self._detected(gray, found, scaled, first=first))
+            plates = self._detected(gray, [], scaled, first=first)
+            detected = self._verified(gray, plates)
             tried.update(_outline(p) for p in detected)
-            if detected or self.cfg.detector.localizer == "off":
+            if plates or self.cfg.detector.localizer == "off":
                 return detected
             return self.localizer.find(gray, scaled)          # fallback: the detector found none
 
         def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             # the first look's plates read to nothing before: only what the tiles add is read
-            return [p for p in self._detected(gray, [], _scaled_zones(zones, scale), tiles=True, first=first)
+            return [p for p in self._verified(gray, self._detected(gray, [], _scaled_zones(zones, scale), tiles=True,
+                                                                   first=first))
                     if _outline(p) not in tried]
 
         t0 = time.perf_counter()
@@ -223,13 +231,18 @@ class Reader:
         return FrameResult(again.plates, {k: v + again.timings_s.get(k, 0.0) for k, v in result.timings_s.items()})
 
     def _detected(self, gray: np.ndarray, found: list[PlateCandidate], zones: list | None,
-                  tiles: bool | None = None, first: list[Detection] | None = None) -> list[PlateCandidate]:
+                  tiles: bool | None = None, first: list[Detection] | None = None) -> list[Detection]:
         """The detector's plates (in zones; with its tiles as `tiles` says and its whole-frame look
-        `first` if made, see PlateDetector.detect) that no plate the localizer found overlaps,
-        their outlines widened by detector.crop_margin_x."""
+        `first` if made, see PlateDetector.detect) that no plate the localizer found overlaps."""
         assert self.detector is not None
-        return [self._candidate(gray, d) for d in self.detector.detect(gray, tiles, first)
+        return [d for d in self.detector.detect(gray, tiles, first)
                 if in_zones(d.box, zones) and not any(d.box.iou(c.box) > self.cfg.detector.overlap for c in found)]
+
+    def _verified(self, gray: np.ndarray, plates: list[Detection]) -> list[PlateCandidate]:
+        """The detected plates the verifier (if any) takes for plates, as the recogniser takes them."""
+        if self.verifier is not None:
+            plates = self.verifier.keep(gray, plates)
+        return [self._candidate(gray, d) for d in plates]
 
     def _candidate(self, gray: np.ndarray, d: Detection) -> PlateCandidate:
         """A detected plate as the recogniser takes it: its outline widened by detector.crop_margin_x
@@ -238,6 +251,21 @@ class Reader:
         quad = view_quad(np.asarray(d.quad, np.float64), (mx, 0.0, mx, 0.0))
         crop = rectify(gray, d.quad, DETECTED_CROP_H) if self.recogniser.reads_crops else np.zeros((0, 0), np.uint8)
         return PlateCandidate(box=d.box, polygon=[(float(x), float(y)) for x, y in quad], crop=crop, score=d.score)
+
+    def read_found(self, image: np.ndarray, found: list[Detection]) -> list[PlateReading | None]:
+        """Each plate another finder found in the frame (a Detection: its quadrilateral in frame
+        pixels) read as the detector's plates are (cut with detector.crop_margin_x), unverified:
+        its reading, or None where it reads none."""
+        gray, scale = to_gray(image, self.cfg.max_frame_side)
+        if gray is None:
+            return [None] * len(found)
+        out = []
+        for d in found:
+            quad = [(x * scale, y * scale) for x, y in d.quad]
+            plate = self._candidate(gray, Detection(_scale_box(d.box, scale), quad, d.score))
+            plates = self._read(image, _these([plate]), prepared=(gray, scale, time.perf_counter())).plates
+            out.append(plates[0] if plates else None)
+        return out
 
     def read_crop(self, image: np.ndarray) -> PlateReading | None:
         """The plate in an image that is already a plate; with the detector, a loose one too (a car's
@@ -269,8 +297,7 @@ class Reader:
         if plate is not None and gray is not None and self.detector is not None \
                 and not spans(plate, gray.shape[1], gray.shape[0]):
             found = [self._candidate(gray, self.detector.refine(gray, plate))]
-            cut = self._read(image, lambda g, s: found, prepared=(gray, prepared[1], time.perf_counter()),
-                             settled=settled)
+            cut = self._read(image, _these(found), prepared=(gray, prepared[1], time.perf_counter()), settled=settled)
             if cut.plates and (not whole.plates or cut.plates[0].confidence > whole.plates[0].confidence):
                 del cut.plates[1:]
                 return FrameResult(cut.plates, {k: v + whole.timings_s[k] for k, v in cut.timings_s.items()})
@@ -581,8 +608,8 @@ def _box_to_frame(box: tuple[int, int, int, int], back: np.ndarray) -> Box:
 def load_model(path: str | Path, threads: int = 1) -> Classifier | PlateRecogniser:
     """The model file as the stage its metadata names: a learned plate reader (`decoder: ctc`) or a
     character classifier."""
-    interp, meta = open_model(path, threads, lambda m: "labels" in m and "input_size" in m,
-                              "labels and input_size", "python -m convert.train_reader or convert.export")
+    interp, meta = open_model(path, threads, lambda m: "labels" in m and "input_size" in m and "kind" not in m,
+                              "a reader's labels and input_size", "python -m convert.train_reader or convert.export")
     stage = PlateRecogniser if meta.get("decoder") == "ctc" else Classifier
     return stage(interp, meta, str(path))
 
@@ -594,12 +621,20 @@ def load_configured(cfg, override: str | None = None) -> Classifier | PlateRecog
 
 def load_reader(cfg, override: str | None = None) -> Reader:
     """The reader of a configuration: its model (`override` instead of model.path) and, with the
-    learned reader, its detector (reader.detector.model), each found relative to the config file's
-    folder first. A ModelError's key names the setting at fault."""
+    learned reader, its detector (reader.detector.model) and that one's verifier
+    (reader.detector.verifier), each found relative to the config file's folder first. A
+    ModelError's key names the setting at fault."""
     model = load_configured(cfg, override)
-    detector = (PlateDetector.from_config(cfg.reader.detector, _folder(cfg))
-                if isinstance(model, PlateRecogniser) and cfg.reader.detector.model else None)
-    return Reader(cfg.reader, model, detector)
+    found = cfg.reader.detector
+    detector = (PlateDetector.from_config(found, _folder(cfg))
+                if isinstance(model, PlateRecogniser) and found.model else None)
+    verifier = load_verifier(found, _folder(cfg)) if detector is not None and found.verifier else None
+    return Reader(cfg.reader, model, detector, verifier)
+
+
+def load_verifier(cfg: DetectorConfig, base_dir: Path | None = None) -> PlateVerifier:
+    """The verifier of reader.detector.verifier (relative to `base_dir` first), at its threshold."""
+    return PlateVerifier.from_config(cfg.verifier, cfg.threads, cfg.verify_threshold, base_dir)
 
 
 def _folder(cfg) -> Path | None:
@@ -678,6 +713,11 @@ def _to_frame(boxes: list[Box], affine: np.ndarray | None) -> list[Box]:
     pts = corners @ affine.T
     lo, hi = pts.min(axis=1), pts.max(axis=1)
     return [Box(*xywh) for xywh in np.rint(np.concatenate([lo, hi - lo], axis=1)).astype(int).tolist()]
+
+
+def _these(plates: list[PlateCandidate]) -> PlateFinder:
+    """A finder that finds these plates in any frame."""
+    return lambda gray, scale: plates
 
 
 def _scale_box(box: Box, f: float) -> Box:
