@@ -132,3 +132,19 @@ def test_the_reader_does_not_read_what_its_verifier_rejects():
     shipped = Reader(cfg, base.model, base.detector, base.verifier)
     assert "KA05NB1786" in [r.text for r in shipped.read(scene.image)]
     assert Reader(cfg, base.model, base.detector, _Refuses()).read(scene.image) == []
+
+
+def test_read_found_reads_the_plates_another_finder_gives():
+    """Reader.read_found: a plate found by some other finder (a Detection in frame pixels, here
+    the pasted plate's own quadrilateral) reads as the detector's plates do; a blank patch reads
+    as nothing."""
+    rng = np.random.default_rng(8)
+    scene = render_scene(["KA05NB1786"], rng, size=(1280, 720), widths=(260, 300))
+    image = scene.image.copy()
+    image[:60, :200] = 128
+    quad = [(float(x), float(y)) for x, y in scene.plates[0][1]]
+    (x0, y0), (x1, y1) = np.min(quad, axis=0), np.max(quad, axis=0)
+    plate = Detection(Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0)), quad, 0.9)
+    blank = Detection(Box(20, 10, 160, 40), [(20.0, 10.0), (180.0, 10.0), (180.0, 50.0), (20.0, 50.0)], 0.9)
+    read = Reader.from_model("plate").read_found(image, [plate, blank])
+    assert read[0] is not None and read[0].text == "KA05NB1786" and read[1] is None

@@ -1,13 +1,14 @@
 """The reading pipeline: frame -> find plates -> recognise -> decode -> readings (Reader._read).
 
 The hand-written localizer finds plate outlines (lines of characters); with the learned reader, a
-learned detector (plate_edge.detect, `reader.detector`) finds them first and the localizer runs
-only on frames where it finds none (`localizer: fallback`; or "beside" it on every frame, or
-"off"). A recogniser turns each plate into per-character probabilities:
-the learned stage reads the whole plate with one model (LearnedRecogniser, a `decoder: ctc`
-model), the classic stage cuts characters out with the segmenter and classifies them in one
-batch (SegmentingRecogniser). The plate formats - or, with none matching, the common plate
-layouts weighed against the letter/digit groups of the plate - turn probabilities into text.
+learned detector (plate_edge.detect, `reader.detector`) finds them first, a verifier
+(plate_edge.verify) keeps those that are plates, and the localizer runs only on frames where the
+detector finds none (`localizer: fallback`; or "beside" it on every frame, or "off"). A
+recogniser turns each plate into per-character probabilities: the learned stage reads the whole
+plate with one model (LearnedRecogniser, a `decoder: ctc` model), the classic stage cuts
+characters out with the segmenter and classifies them in one batch (SegmentingRecogniser). The
+plate formats - or, with none matching, the common plate layouts weighed against the letter/digit
+groups of the plate - turn probabilities into text.
 """
 from __future__ import annotations
 
