@@ -148,3 +148,10 @@ def test_read_found_reads_the_plates_another_finder_gives():
     blank = Detection(Box(20, 10, 160, 40), [(20.0, 10.0), (180.0, 10.0), (180.0, 50.0), (20.0, 50.0)], 0.9)
     read = Reader.from_model("plate").read_found(image, [plate, blank])
     assert read[0] is not None and read[0].text == "KA05NB1786" and read[1] is None
+
+
+def test_verify_threshold_overrides_the_models_own():
+    from plate_edge.reader import load_verifier
+    own = load_verifier(DetectorConfig())
+    assert 0 < own.threshold < 1 and own.threshold == own.meta["threshold"]
+    assert load_verifier(DetectorConfig(verify_threshold=0.9)).threshold == 0.9

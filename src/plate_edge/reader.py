@@ -215,9 +215,8 @@ class Reader:
 
         def find_tiled(gray: np.ndarray, scale: float) -> list[PlateCandidate]:
             # the first look's plates read to nothing before: only what the tiles add is read
-            return [p for p in self._verified(gray, self._detected(gray, [], _scaled_zones(zones, scale), tiles=True,
-                                                                   first=first))
-                    if _outline(p) not in tried]
+            plates = self._detected(gray, [], _scaled_zones(zones, scale), tiles=True, first=first)
+            return [p for p in self._verified(gray, plates) if _outline(p) not in tried]
 
         t0 = time.perf_counter()
         gray, scale = to_gray(image, self.cfg.max_frame_side)
