@@ -189,8 +189,8 @@ def main(argv=None) -> int:
         print(f"detector: {det.path} ({det.model_id}, threshold {det.threshold}, refining the best "
               f"{dcfg.refine_max} at {dcfg.refine_width} px)")
         if dcfg.verifier:
-            from plate_edge.reader import load_verifier
-            ver = load_verifier(dcfg)
+            from plate_edge.verify import PlateVerifier
+            ver = PlateVerifier.from_config(dcfg)
             finders["verified"] = lambda g: [(d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h)
                                              for d in ver.keep(g, det.detect(g))]
             print(f"verifier: {ver.path} ({ver.model_id}, threshold {ver.threshold})")

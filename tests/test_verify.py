@@ -35,7 +35,7 @@ def test_load_rejects_other_files(tmp_path, model_path):
     with pytest.raises(ModelError, match="plate verifier"):      # a detector is no verifier
         PlateVerifier.load(model_path("plate-detector"))
     with pytest.raises(ModelError) as err:
-        PlateVerifier.from_config("no-such-verifier")
+        PlateVerifier.from_config(DetectorConfig(verifier="no-such-verifier"))
     assert err.value.key == "reader.detector.verifier"
     with pytest.raises(ValueError, match="verify_threshold"):
         DetectorConfig(verify_threshold=0.0)
@@ -75,7 +75,7 @@ def test_shipped_verifier_keeps_composited_plates():
     from convert.detector_data import paste_plate
 
     det = PlateDetector.from_config(DetectorConfig())
-    ver = PlateVerifier.from_config(DetectorConfig().verifier)
+    ver = PlateVerifier.from_config(DetectorConfig())
     rng = np.random.default_rng(5)
     found = kept = 0
     for gray in street_scenes(12, rng):
@@ -104,7 +104,7 @@ def test_shipped_verifier_rejects_real_clutter():
                 x, y, w, h = (int(float(r[k])) for k in "xywh")
                 labels.setdefault(r["file"], []).append(Box(x, y, w, h))
     det = PlateDetector.from_config(DetectorConfig())
-    ver = PlateVerifier.from_config(DetectorConfig().verifier)
+    ver = PlateVerifier.from_config(DetectorConfig())
     clutter = rejected = 0
     for name, boxes in sorted(labels.items()):
         gray = cv2.imread(str(SHARED / "plates-boxes" / "romania" / name), cv2.IMREAD_GRAYSCALE)
@@ -151,7 +151,6 @@ def test_read_found_reads_the_plates_another_finder_gives():
 
 
 def test_verify_threshold_overrides_the_models_own():
-    from plate_edge.reader import load_verifier
-    own = load_verifier(DetectorConfig())
+    own = PlateVerifier.from_config(DetectorConfig())
     assert 0 < own.threshold < 1 and own.threshold == own.meta["threshold"]
-    assert load_verifier(DetectorConfig(verify_threshold=0.9)).threshold == 0.9
+    assert PlateVerifier.from_config(DetectorConfig(verify_threshold=0.9)).threshold == 0.9

@@ -147,7 +147,7 @@ class Reader:
         if detector is None and learned and cfg.detector.model:
             detector = PlateDetector.from_config(cfg.detector)
             if verifier is None and cfg.detector.verifier:
-                verifier = load_verifier(cfg.detector)
+                verifier = PlateVerifier.from_config(cfg.detector)
         self.detector = detector if learned else None
         self.verifier = verifier if self.detector is not None else None
         self.formats = FormatSet(cfg.formats, model.labels)
@@ -625,16 +625,11 @@ def load_reader(cfg, override: str | None = None) -> Reader:
     (reader.detector.verifier), each found relative to the config file's folder first. A
     ModelError's key names the setting at fault."""
     model = load_configured(cfg, override)
-    found = cfg.reader.detector
-    detector = (PlateDetector.from_config(found, _folder(cfg))
-                if isinstance(model, PlateRecogniser) and found.model else None)
-    verifier = load_verifier(found, _folder(cfg)) if detector is not None and found.verifier else None
+    dcfg = cfg.reader.detector
+    detector = (PlateDetector.from_config(dcfg, _folder(cfg))
+                if isinstance(model, PlateRecogniser) and dcfg.model else None)
+    verifier = PlateVerifier.from_config(dcfg, _folder(cfg)) if detector is not None and dcfg.verifier else None
     return Reader(cfg.reader, model, detector, verifier)
-
-
-def load_verifier(cfg: DetectorConfig, base_dir: Path | None = None) -> PlateVerifier:
-    """The verifier of reader.detector.verifier (relative to `base_dir` first), at its threshold."""
-    return PlateVerifier.from_config(cfg.verifier, cfg.threads, cfg.verify_threshold, base_dir)
 
 
 def _folder(cfg) -> Path | None:

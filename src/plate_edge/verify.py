@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .classify import ModelError, _input_lut, _quant, open_model, resolve_model_path
-from .detect import Detection, order_quad, rectify
+from .detect import Detection, DetectorConfig, order_quad, rectify
 from .recognise import prepare, softmax
 
 MODEL_KIND = "plate_verifier"
@@ -63,13 +63,13 @@ class PlateVerifier:
         return cls(interp, meta, str(path), threshold)
 
     @classmethod
-    def from_config(cls, name: str, threads: int = 1, threshold: float | None = None,
-                    base_dir: str | Path | None = None) -> PlateVerifier:
-        """The verifier `name` (a shipped model's name or a path, relative to `base_dir`, the config
-        file's folder, then to the working directory); a ModelError names the setting
+    def from_config(cls, cfg: DetectorConfig, base_dir: str | Path | None = None) -> PlateVerifier:
+        """The verifier of `cfg.verifier` (a shipped model's name or a path, relative to `base_dir`,
+        the config file's folder, then to the working directory) at `cfg.verify_threshold` (None:
+        its own), as PlateDetector.from_config loads the detector; a ModelError names the setting
         `reader.detector.verifier`."""
         try:
-            return cls.load(resolve_model_path(name, base_dir), threads, threshold)
+            return cls.load(resolve_model_path(cfg.verifier, base_dir), cfg.threads, cfg.verify_threshold)
         except ModelError as exc:
             raise ModelError(str(exc), "reader.detector.verifier") from exc
 
